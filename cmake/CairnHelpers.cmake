@@ -1,0 +1,45 @@
+# Warnings as errors for the project's own code only (third-party headers are included as SYSTEM).
+set(CAIRN_WARNINGS -Wall -Wextra -Wpedantic -Wshadow -Wnon-virtual-dtor -Wcast-align
+    -Wunused -Woverloaded-virtual -Wimplicit-fallthrough -Werror
+    # GCC 12 reports false -Wrestrict and -Wstringop-overflow on std::string at -O3 (GCC bug 105329).
+    -Wno-restrict -Wno-stringop-overflow)
+
+# cairn_library(NAME SOURCES ... [DEPS ...])
+#   A static library of the project, with the repository root as its include directory.
+function(cairn_library name)
+  cmake_parse_arguments(ARG "" "" "SOURCES;DEPS" ${ARGN})
+  add_library(${name} STATIC ${ARG_SOURCES})
+  target_include_directories(${name} PUBLIC ${PROJECT_SOURCE_DIR} ${PROJECT_BINARY_DIR})
+  target_compile_options(${name} PRIVATE ${CAIRN_WARNINGS})
+  target_link_libraries(${name} PUBLIC ${ARG_DEPS})
+  set_target_properties(${name} PROPERTIES POSITION_INDEPENDENT_CODE ON)
+endfunction()
+
+# cairn_executable(NAME SOURCES ... [DEPS ...])
+function(cairn_executable name)
+  cmake_parse_arguments(ARG "" "" "SOURCES;DEPS" ${ARGN})
+  add_executable(${name} ${ARG_SOURCES})
+  target_compile_options(${name} PRIVATE ${CAIRN_WARNINGS})
+  target_link_libraries(${name} PRIVATE ${ARG_DEPS})
+  set_target_properties(${name} PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${PROJECT_BINARY_DIR}/bin)
+endfunction()
+
+# cairn_test(NAME SOURCES ... [DEPS ...] [LABELS ...] [TIMEOUT seconds])
+#   One GoogleTest binary; each TEST becomes a ctest entry (discovered when ctest runs).
+#   Tests get CAIRN_SHARED_DIR, CAIRN_BIN_DIR and CAIRN_SOURCE_DIR in their environment.
+function(cairn_test name)
+  cmake_parse_arguments(ARG "" "TIMEOUT" "SOURCES;DEPS;LABELS" ${ARGN})
+  if(NOT ARG_TIMEOUT)
+    set(ARG_TIMEOUT 300)
+  endif()
+  add_executable(${name} ${ARG_SOURCES})
+  target_compile_options(${name} PRIVATE ${CAIRN_WARNINGS})
+  target_link_libraries(${name} PRIVATE ${ARG_DEPS} GTest::gtest GTest::gtest_main)
+  set_target_properties(${name} PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${PROJECT_BINARY_DIR}/tests)
+  gtest_discover_tests(${name}
+    DISCOVERY_MODE PRE_TEST
+    PROPERTIES
+      LABELS "${ARG_LABELS}"
+      TIMEOUT ${ARG_TIMEOUT}
+      ENVIRONMENT "CAIRN_SHARED_DIR=${CAIRN_SHARED_DIR};CAIRN_BIN_DIR=${PROJECT_BINARY_DIR}/bin;CAIRN_SOURCE_DIR=${PROJECT_SOURCE_DIR}")
+endfunction()

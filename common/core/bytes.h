@@ -1,0 +1,41 @@
+// Byte buffers and their text encodings.
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/core/error.h"
+
+namespace cairn {
+
+using Bytes = std::vector<std::uint8_t>;
+using ByteSpan = std::span<const std::uint8_t>;
+using MutableByteSpan = std::span<std::uint8_t>;
+
+inline ByteSpan AsBytes(std::string_view s) {
+  return {reinterpret_cast<const std::uint8_t*>(s.data()), s.size()};
+}
+inline std::string_view AsChars(ByteSpan b) {
+  return {reinterpret_cast<const char*>(b.data()), b.size()};
+}
+inline Bytes ToBytes(std::string_view s) { return Bytes(s.begin(), s.end()); }
+
+// Lower-case hex.
+std::string HexEncode(ByteSpan data);
+// Accepts upper or lower case; whitespace is not allowed. Names the offending position.
+Result<Bytes> HexDecode(std::string_view hex);
+
+// Appends helpers for building length-prefixed canonical encodings (big-endian integers).
+void AppendU8(Bytes& out, std::uint8_t v);
+void AppendU16(Bytes& out, std::uint16_t v);
+void AppendU32(Bytes& out, std::uint32_t v);
+void AppendU64(Bytes& out, std::uint64_t v);
+void AppendBytes(Bytes& out, ByteSpan data);
+// u32 length, then the bytes.
+void AppendLengthPrefixed(Bytes& out, ByteSpan data);
+inline void AppendLengthPrefixed(Bytes& out, std::string_view s) { AppendLengthPrefixed(out, AsBytes(s)); }
+
+}  // namespace cairn

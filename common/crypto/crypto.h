@@ -1,0 +1,256 @@
+// Cryptographic primitives for Cairn, on libsodium and OpenSSL 3.
+//
+// Conventions (as libsodium): names say primitive and operation; the caller owns every buffer;
+// secrets live in SecretBytes (guarded memory, wiped on destruction) and are compared in constant
+// time; every library return value is checked and turned into an Error. Thread safety: free
+// functions are thread-safe; objects (contexts, hashers) are not, use one per thread.
+#pragma once
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <optional>
+
+#include "common/core/bytes.h"
+#include "common/core/error.h"
+
+namespace cairn::crypto {
+
+// Calls sodium_init(); idempotent and thread-safe. Every other function here may assume it ran:
+// call it once at the top of main() and in test fixtures.
+Status Init();
+
+// ---------------------------------------------------------------------------------------------
+// Secrets
+
+// Move-only bytes in libsodium guarded memory (sodium_malloc: guard pages, mlock'd where the
+// system allows), wiped with sodium_memzero and freed on destruction. Never printed or logged.
+class SecretBytes {
+ public:
+  SecretBytes() = default;
+  static Result<SecretBytes> Allocate(std::size_t size);   // zero-filled
+  static Result<SecretBytes> Random(std::size_t size);     // from the CSPRNG
+  static Result<SecretBytes> CopyFrom(ByteSpan data);
+  SecretBytes(SecretBytes&& other) noexcept;
+  SecretBytes& operator=(SecretBytes&& other) noexcept;
+  SecretBytes(const SecretBytes&) = delete;
+  SecretBytes& operator=(const SecretBytes&) = delete;
+  ~SecretBytes();
+
+  std::uint8_t* data() { return data_; }
+  const std::uint8_t* data() const { return data_; }
+  std::size_t size() const { return size_; }
+  bool empty() const { return size_ == 0; }
+  ByteSpan span() const { return {data_, size_}; }
+  MutableByteSpan mutable_span() { return {data_, size_}; }
+
+ private:
+  std::uint8_t* data_ = nullptr;
+  std::size_t size_ = 0;
+};
+
+// Constant-time equality (sodium_memcmp); false when the sizes differ.
+bool ConstantTimeEqual(ByteSpan a, ByteSpan b);
+// Overwrites memory in a way the compiler keeps (sodium_memzero).
+void Wipe(MutableByteSpan data);
+
+// CSPRNG (libsodium randombytes_buf).
+void RandomBytes(MutableByteSpan out);
+Bytes RandomBytes(std::size_t size);
+// Uniform in [0, upper) (randombytes_uniform); upper > 0.
+std::uint32_t RandomUniform(std::uint32_t upper);
+
+// ---------------------------------------------------------------------------------------------
+// Hashes (OpenSSL EVP; SHA-NI where the CPU has it)
+
+using Sha256Digest = std::array<std::uint8_t, 32>;
+using Sha384Digest = std::array<std::uint8_t, 48>;
+using Sha512Digest = std::array<std::uint8_t, 64>;
+
+Sha256Digest Sha256(ByteSpan data);
+Sha384Digest Sha384(ByteSpan data);
+Sha512Digest Sha512(ByteSpan data);
+
+// Incremental SHA-256 / SHA-512 over many buffers.
+class Sha256Hasher {
+ public:
+  Sha256Hasher();
+  ~Sha256Hasher();
+  Sha256Hasher(Sha256Hasher&&) noexcept;
+  Sha256Hasher& operator=(Sha256Hasher&&) noexcept;
+  void Update(ByteSpan data);
+  Sha256Digest Finish();  // the hasher may not be used afterwards
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+class Sha512Hasher {
+ public:
+  Sha512Hasher();
+  ~Sha512Hasher();
+  Sha512Hasher(Sha512Hasher&&) noexcept;
+  Sha512Hasher& operator=(Sha512Hasher&&) noexcept;
+  void Update(ByteSpan data);
+  Sha512Digest Finish();
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+// HMAC-SHA256 and HKDF-SHA256 (RFC 5869).
+Sha256Digest HmacSha256(ByteSpan key, ByteSpan data);
+Sha256Digest HkdfSha256Extract(ByteSpan salt, ByteSpan ikm);
+// length ≤ 255·32.
+Result<SecretBytes> HkdfSha256Expand(ByteSpan prk, ByteSpan info, std::size_t length);
+
+// ---------------------------------------------------------------------------------------------
+// AEAD: AES-GCM (OpenSSL, AES-NI) and ChaCha20-Poly1305 (IETF, 12-byte nonce).
+
+enum class AeadAlgorithm : std::uint16_t {
+  kAes128Gcm = 1,         // HPKE aead_id 1
+  kAes256Gcm = 2,         // HPKE aead_id 2: Cairn's data plane
+  kChaCha20Poly1305 = 3,  // HPKE aead_id 3
+};
+constexpr std::size_t kAeadNonceBytes = 12;
+constexpr std::size_t kAeadTagBytes = 16;
+std::size_t AeadKeyBytes(AeadAlgorithm alg);
+
+// A keyed AEAD. Keeps the cipher context between calls, so sealing many chunks costs no
+// allocation. Move-only; not thread-safe (one per thread).
+class Aead {
+ public:
+  static Result<Aead> Create(AeadAlgorithm alg, ByteSpan key);
+  Aead(Aead&&) noexcept;
+  Aead& operator=(Aead&&) noexcept;
+  ~Aead();
+
+  // out.size() must be plaintext.size() + kAeadTagBytes; ciphertext then tag. In-place
+  // (out.data() == plaintext.data()) is allowed.
+  Status Seal(ByteSpan nonce, ByteSpan aad, ByteSpan plaintext, MutableByteSpan out);
+  // out.size() must be ciphertext.size() - kAeadTagBytes. Fails with kUnauthenticated on a bad
+  // tag, and then leaves `out` zeroed. In-place allowed.
+  Status Open(ByteSpan nonce, ByteSpan aad, ByteSpan ciphertext, MutableByteSpan out);
+
+  AeadAlgorithm algorithm() const;
+
+ private:
+  struct Impl;
+  explicit Aead(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+// ---------------------------------------------------------------------------------------------
+// Ed25519 signatures and X25519 agreement (libsodium)
+
+using Ed25519PublicKey = std::array<std::uint8_t, 32>;
+using Ed25519Signature = std::array<std::uint8_t, 64>;
+using X25519PublicKey = std::array<std::uint8_t, 32>;
+
+class Ed25519KeyPair {
+ public:
+  static Result<Ed25519KeyPair> Generate();
+  // From a 32-byte seed (deterministic; tests and sealed-key restore).
+  static Result<Ed25519KeyPair> FromSeed(ByteSpan seed);
+  const Ed25519PublicKey& public_key() const { return public_key_; }
+  Ed25519Signature Sign(ByteSpan message) const;
+  // The 32-byte seed, to seal it for storage.
+  ByteSpan seed() const;
+
+ private:
+  SecretBytes secret_;  // libsodium's 64-byte secret key (seed ‖ public key)
+  Ed25519PublicKey public_key_{};
+};
+bool Ed25519Verify(const Ed25519PublicKey& public_key, ByteSpan message,
+                   const Ed25519Signature& signature);
+
+class X25519KeyPair {
+ public:
+  static Result<X25519KeyPair> Generate();
+  static Result<X25519KeyPair> FromSecret(ByteSpan secret32);
+  const X25519PublicKey& public_key() const { return public_key_; }
+  ByteSpan secret_key() const { return secret_.span(); }
+
+ private:
+  SecretBytes secret_;
+  X25519PublicKey public_key_{};
+};
+// Raw X25519 scalar multiplication; fails (kUnauthenticated) on an all-zero result (a low-order
+// public key), as RFC 9180 §7.1.4 requires.
+Result<SecretBytes> X25519(ByteSpan secret_key, ByteSpan public_key);
+
+// ---------------------------------------------------------------------------------------------
+// HPKE (RFC 9180): DHKEM(X25519, HKDF-SHA256) (kem_id 0x0020), HKDF-SHA256 (kdf_id 1), AEAD as
+// above. All four modes. Cairn's data plane uses base mode with AES-256-GCM.
+
+enum class HpkeMode : std::uint8_t { kBase = 0, kPsk = 1, kAuth = 2, kAuthPsk = 3 };
+constexpr std::size_t kHpkeEncBytes = 32;
+
+struct HpkeSetupOptions {
+  HpkeMode mode = HpkeMode::kBase;
+  AeadAlgorithm aead = AeadAlgorithm::kAes256Gcm;
+  ByteSpan info;
+  ByteSpan psk;      // PSK modes only
+  ByteSpan psk_id;   // PSK modes only
+  // Auth modes: the sender's static key pair (sender side) or public key (recipient side).
+  const X25519KeyPair* sender_key = nullptr;
+  ByteSpan sender_public_key;
+  // Tests only: the ephemeral key material (RFC 9180 DeriveKeyPair(ikmE)); empty = random.
+  ByteSpan ikm_ephemeral_for_testing;
+};
+
+// The context after setup: key, base nonce and exporter secret. Seal/Open use and advance the
+// internal sequence number exactly as RFC 9180; SealAt/OpenAt take the sequence number
+// explicitly (nonce = base_nonce XOR seq) so chunks can be processed by index. A caller must
+// never seal two messages under the same sequence number.
+class HpkeContext {
+ public:
+  HpkeContext(HpkeContext&&) noexcept;
+  HpkeContext& operator=(HpkeContext&&) noexcept;
+  ~HpkeContext();
+
+  Result<Bytes> Seal(ByteSpan aad, ByteSpan plaintext);
+  Result<Bytes> Open(ByteSpan aad, ByteSpan ciphertext);
+  // out.size() = plaintext.size() + 16 (SealAt) / ciphertext.size() - 16 (OpenAt).
+  Status SealAt(std::uint64_t seq, ByteSpan aad, ByteSpan plaintext, MutableByteSpan out);
+  Status OpenAt(std::uint64_t seq, ByteSpan aad, ByteSpan ciphertext, MutableByteSpan out);
+  Result<SecretBytes> Export(ByteSpan exporter_context, std::size_t length) const;
+
+  // For the RFC's known-answer tests.
+  ByteSpan key_for_testing() const;
+  ByteSpan base_nonce_for_testing() const;
+  ByteSpan exporter_secret_for_testing() const;
+
+  struct Impl;
+  explicit HpkeContext(std::unique_ptr<Impl> impl);
+
+ private:
+  std::unique_ptr<Impl> impl_;
+};
+
+struct HpkeSenderSetup {
+  std::array<std::uint8_t, kHpkeEncBytes> enc;
+  HpkeContext context;
+};
+
+// SetupS: encapsulates to the recipient's public key.
+Result<HpkeSenderSetup> HpkeSetupSender(ByteSpan recipient_public_key,
+                                        const HpkeSetupOptions& options);
+// SetupR: decapsulates `enc` with the recipient's key pair.
+Result<HpkeContext> HpkeSetupRecipient(ByteSpan enc, const X25519KeyPair& recipient,
+                                       const HpkeSetupOptions& options);
+// DeriveKeyPair(ikm) of DHKEM(X25519, HKDF-SHA256) (RFC 9180 §7.1.3).
+Result<X25519KeyPair> HpkeDeriveKeyPair(ByteSpan ikm);
+
+// ---------------------------------------------------------------------------------------------
+// Sealed files (libsodium crypto_secretstream_xchacha20poly1305): checkpoints at rest.
+// Format: "CAIRNSS1" magic, 24-byte header, then chunks of at most 1 MiB plaintext, each one
+// secretstream message; the last carries TAG_FINAL. Truncation, reordering or a wrong key fail
+// with kDataLoss / kUnauthenticated naming the file. `aad` binds context (e.g. "checkpoint").
+constexpr std::size_t kSealKeyBytes = 32;
+Status SealToFile(const SecretBytes& key, ByteSpan aad, ByteSpan plaintext,
+                  const std::string& path);
+Result<Bytes> OpenSealedFile(const SecretBytes& key, ByteSpan aad, const std::string& path,
+                             std::uint64_t max_bytes);
+
+}  // namespace cairn::crypto
