@@ -4,6 +4,8 @@
 // secrets live in SecretBytes (guarded memory, wiped on destruction) and are compared in constant
 // time; every library return value is checked and turned into an Error. Thread safety: free
 // functions are thread-safe; objects (contexts, hashers) are not, use one per thread.
+// Functions that return a plain value (hashes, HMAC, Sign) can only fail when OpenSSL or
+// libsodium cannot allocate memory; they then print the reason to stderr and abort.
 #pragma once
 
 #include <array>
@@ -11,6 +13,7 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <string>
 
 #include "common/core/bytes.h"
 #include "common/core/error.h"
@@ -32,6 +35,8 @@ class SecretBytes {
   static Result<SecretBytes> Allocate(std::size_t size);   // zero-filled
   static Result<SecretBytes> Random(std::size_t size);     // from the CSPRNG
   static Result<SecretBytes> CopyFrom(ByteSpan data);
+  // A second guarded copy of the same bytes.
+  Result<SecretBytes> Clone() const;
   SecretBytes(SecretBytes&& other) noexcept;
   SecretBytes& operator=(SecretBytes&& other) noexcept;
   SecretBytes(const SecretBytes&) = delete;
@@ -203,6 +208,12 @@ struct HpkeSetupOptions {
 // internal sequence number exactly as RFC 9180; SealAt/OpenAt take the sequence number
 // explicitly (nonce = base_nonce XOR seq) so chunks can be processed by index. A caller must
 // never seal two messages under the same sequence number.
+//
+// Roles (RFC 9180 §5.2): a context from HpkeSetupSender only seals (Seal, SealAt) and one from
+// HpkeSetupRecipient only opens (Open, OpenAt); the other calls fail with kFailedPrecondition,
+// so a recipient can never reuse the sender's nonces. Seal/Open fail with kResourceExhausted
+// when the internal sequence number would overflow (2^64 - 1 messages); a failed Open does not
+// advance it. SealAt/OpenAt neither read nor advance it.
 class HpkeContext {
  public:
   HpkeContext(HpkeContext&&) noexcept;
@@ -216,10 +227,15 @@ class HpkeContext {
   Status OpenAt(std::uint64_t seq, ByteSpan aad, ByteSpan ciphertext, MutableByteSpan out);
   Result<SecretBytes> Export(ByteSpan exporter_context, std::size_t length) const;
 
+  // The sequence number the next Seal/Open will use.
+  std::uint64_t sequence() const;
+
   // For the RFC's known-answer tests.
   ByteSpan key_for_testing() const;
   ByteSpan base_nonce_for_testing() const;
   ByteSpan exporter_secret_for_testing() const;
+  // Tests only: moves the internal sequence number (to reach the overflow check).
+  void set_sequence_for_testing(std::uint64_t seq);
 
   struct Impl;
   explicit HpkeContext(std::unique_ptr<Impl> impl);
@@ -239,17 +255,26 @@ Result<HpkeSenderSetup> HpkeSetupSender(ByteSpan recipient_public_key,
 // SetupR: decapsulates `enc` with the recipient's key pair.
 Result<HpkeContext> HpkeSetupRecipient(ByteSpan enc, const X25519KeyPair& recipient,
                                        const HpkeSetupOptions& options);
-// DeriveKeyPair(ikm) of DHKEM(X25519, HKDF-SHA256) (RFC 9180 §7.1.3).
+// DeriveKeyPair(ikm) of DHKEM(X25519, HKDF-SHA256) (RFC 9180 §7.1.3). ikm must hold at least
+// 32 bytes (the KEM's security level); shorter is kInvalidArgument.
 Result<X25519KeyPair> HpkeDeriveKeyPair(ByteSpan ikm);
 
 // ---------------------------------------------------------------------------------------------
 // Sealed files (libsodium crypto_secretstream_xchacha20poly1305): checkpoints at rest.
-// Format: "CAIRNSS1" magic, 24-byte header, then chunks of at most 1 MiB plaintext, each one
-// secretstream message; the last carries TAG_FINAL. Truncation, reordering or a wrong key fail
-// with kDataLoss / kUnauthenticated naming the file. `aad` binds context (e.g. "checkpoint").
+// Format: "CAIRNSS1" magic, the plaintext length (u64, big-endian), the 24-byte secretstream
+// header, then chunks of kSealChunkBytes plaintext (the last one shorter or empty), each one
+// secretstream message (+17 bytes); the last carries TAG_FINAL. Every chunk's additional data is
+// a domain label, the length and `aad`, so the length is authenticated. Failures name the file,
+// never key material: a bad magic, a file shorter or longer than its length says, or a missing
+// final tag is kDataLoss; a wrong key, wrong `aad` or any altered byte is kUnauthenticated.
+// `aad` binds context (e.g. "checkpoint"). The file is written atomically (temporary file, fsync,
+// rename) with mode 0600.
 constexpr std::size_t kSealKeyBytes = 32;
+constexpr std::size_t kSealChunkBytes = std::size_t{1} << 20;
 Status SealToFile(const SecretBytes& key, ByteSpan aad, ByteSpan plaintext,
                   const std::string& path);
+// max_bytes bounds the plaintext (kOutOfRange above it, checked before reading the body); the
+// file is read chunk by chunk, so memory is the plaintext plus one chunk.
 Result<Bytes> OpenSealedFile(const SecretBytes& key, ByteSpan aad, const std::string& path,
                              std::uint64_t max_bytes);
 
