@@ -2,6 +2,7 @@
 
 #include <cmath>
 #include <set>
+#include <sstream>
 #include <toml++/toml.h>
 
 #include "common/core/file.h"
@@ -251,6 +252,14 @@ Result<std::vector<TomlReader>> TomlReader::TableArray(std::string_view key) {
     out.push_back(TomlReader(std::move(child)));
   }
   return out;
+}
+
+std::string TomlReader::CanonicalText(const std::vector<std::string>& without_tables) const {
+  toml::table copy = *impl_->table;
+  for (const auto& t : without_tables) copy.erase(t);
+  std::ostringstream out;
+  out << toml::toml_formatter(copy, toml::format_flags::none);
+  return out.str();
 }
 
 std::vector<std::string> TomlReader::Keys() const {

@@ -66,6 +66,10 @@ class TomlReader {
   // Call on every reader (root and sub-tables) after reading it.
   Status Finish() const;
 
+  // The document re-emitted as TOML by toml++ (keys in sorted order, fixed formatting), without
+  // the named top-level tables: a canonical text whose hash can be attested. Root reader only.
+  std::string CanonicalText(const std::vector<std::string>& without_tables) const;
+
   // "file.toml:12: key 'federation.rounds'" for messages built by callers.
   std::string Where(std::string_view key) const;
   const std::string& source_name() const;

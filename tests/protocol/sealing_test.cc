@@ -1,0 +1,100 @@
+#include "protocol/sealing.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+namespace cairn::protocol {
+namespace {
+
+std::vector<float> Ramp(std::size_t n) {
+  std::vector<float> v(n);
+  for (std::size_t i = 0; i < n; ++i) v[i] = std::sin(static_cast<float>(i)) * 3.0f;
+  return v;
+}
+
+TEST(Sealing, ModelDownloadRoundTripsAcrossChunks) {
+  ASSERT_TRUE(crypto::Init());
+  auto params = Ramp(10'000);  // 40,000 bytes in 4 KiB chunks: 10 chunks, the last short
+  auto sealed = SealedModel::Seal(3, params, Encoding::kFloat32, 4096);
+  ASSERT_TRUE(sealed) << sealed.error().ToString();
+  ModelDownload d = (*sealed)->Download();
+  EXPECT_EQ(d.chunks, 10u);
+  auto rx = ModelReceiver::Create(d);
+  ASSERT_TRUE(rx);
+  for (std::uint32_t i = d.chunks; i-- > 0;) ASSERT_TRUE(rx->Add(i, (*sealed)->chunk(i)));
+  auto out = rx->Finish();
+  ASSERT_TRUE(out) << out.error().ToString();
+  EXPECT_EQ(*out, params);
+}
+
+TEST(Sealing, TamperedOrMisplacedChunksFail) {
+  ASSERT_TRUE(crypto::Init());
+  auto params = Ramp(5000);
+  auto sealed = SealedModel::Seal(1, params, Encoding::kFloat32, 4096);
+  ASSERT_TRUE(sealed);
+  auto rx = ModelReceiver::Create((*sealed)->Download());
+  ASSERT_TRUE(rx);
+  Bytes c0((*sealed)->chunk(0).begin(), (*sealed)->chunk(0).end());
+  c0[10] ^= 1;
+  auto s = rx->Add(0, c0);
+  ASSERT_FALSE(s);
+  EXPECT_EQ(s.error().code(), ErrorCode::kUnauthenticated);
+  // Chunk 1 presented as chunk 0: the AAD binds the index.
+  EXPECT_FALSE(rx->Add(0, (*sealed)->chunk(1)));
+  EXPECT_FALSE(rx->Add(99, (*sealed)->chunk(1)));
+  EXPECT_TRUE(rx->Add(1, (*sealed)->chunk(1)));
+  EXPECT_FALSE(rx->Add(1, (*sealed)->chunk(1)));  // duplicate
+  // A download handle whose hash is wrong fails at Finish.
+  ModelDownload d = (*sealed)->Download();
+  d.model_hash[0] ^= 1;
+  auto rx2 = ModelReceiver::Create(d);
+  ASSERT_TRUE(rx2);
+  for (std::uint32_t i = 0; i < d.chunks; ++i) ASSERT_TRUE(rx2->Add(i, (*sealed)->chunk(i)));
+  EXPECT_FALSE(rx2->Finish());
+}
+
+TEST(Sealing, SixteenBitTransportsStayClose) {
+  ASSERT_TRUE(crypto::Init());
+  auto params = Ramp(3000);
+  for (Encoding e : {Encoding::kBFloat16, Encoding::kFloat16}) {
+    auto sealed = SealedModel::Seal(1, params, e, 4096);
+    ASSERT_TRUE(sealed);
+    auto rx = ModelReceiver::Create((*sealed)->Download());
+    ASSERT_TRUE(rx);
+    for (std::uint32_t i = 0; i < (*sealed)->chunks(); ++i) ASSERT_TRUE(rx->Add(i, (*sealed)->chunk(i)));
+    auto out = rx->Finish();
+    ASSERT_TRUE(out) << EncodingName(e) << ": " << out.error().ToString();
+    double tol = e == Encoding::kBFloat16 ? 1.0 / 128 : 1.0 / 1024;
+    for (std::size_t i = 0; i < params.size(); ++i) {
+      ASSERT_NEAR((*out)[i], params[i], std::abs(params[i]) * tol + 1e-6) << i;
+    }
+  }
+}
+
+TEST(Sealing, ReportDataBindsEveryInput) {
+  std::array<std::uint8_t, 32> nonce{};
+  Key32 c{}, h{}, s{};
+  crypto::Sha256Digest cfg{};
+  ReportData base = ComputeReportData(nonce, c, h, s, cfg);
+  nonce[0] = 1;
+  EXPECT_NE(ComputeReportData(nonce, c, h, s, cfg), base);
+  nonce[0] = 0;
+  c[0] = 1;
+  EXPECT_NE(ComputeReportData(nonce, c, h, s, cfg), base);
+  c[0] = 0;
+  cfg[0] = 1;
+  EXPECT_NE(ComputeReportData(nonce, c, h, s, cfg), base);
+}
+
+TEST(Sealing, ChunkLayoutBounds) {
+  auto l = ChunkLayout::Make(10, 4);
+  ASSERT_TRUE(l);
+  EXPECT_EQ(l->chunks, 3u);
+  EXPECT_EQ(l->size(2), 2u);
+  EXPECT_FALSE(ChunkLayout::Make(10, 0));
+  EXPECT_FALSE(ChunkLayout::Make(1ull << 40, 4096));
+}
+
+}  // namespace
+}  // namespace cairn::protocol
