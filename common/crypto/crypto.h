@@ -192,16 +192,18 @@ enum class HpkeMode : std::uint8_t { kBase = 0, kPsk = 1, kAuth = 2, kAuthPsk = 
 constexpr std::size_t kHpkeEncBytes = 32;
 
 struct HpkeSetupOptions {
+  // Every field has a default, so designated initializers may name only what they set.
   HpkeMode mode = HpkeMode::kBase;
   AeadAlgorithm aead = AeadAlgorithm::kAes256Gcm;
-  ByteSpan info;
-  ByteSpan psk;      // PSK modes only
-  ByteSpan psk_id;   // PSK modes only
+  ByteSpan info = {};     // bound into the key schedule; borrowed for the setup call only
+  ByteSpan psk = {};      // PSK modes only (at least 32 bytes); empty otherwise
+  ByteSpan psk_id = {};   // PSK modes only; empty otherwise
   // Auth modes: the sender's static key pair (sender side) or public key (recipient side).
+  // Giving either in a mode without authentication is kInvalidArgument.
   const X25519KeyPair* sender_key = nullptr;
-  ByteSpan sender_public_key;
+  ByteSpan sender_public_key = {};
   // Tests only: the ephemeral key material (RFC 9180 DeriveKeyPair(ikmE)); empty = random.
-  ByteSpan ikm_ephemeral_for_testing;
+  ByteSpan ikm_ephemeral_for_testing = {};
 };
 
 // The context after setup: key, base nonce and exporter secret. Seal/Open use and advance the
