@@ -281,6 +281,10 @@ struct ProviderOptions {
 Result<std::unique_ptr<EvidenceProvider>> MakeEvidenceProvider(std::string_view kind,
                                                                const ProviderOptions& options);
 
+// Stored reports come as raw binary or as hex text: when the whole input (ignoring whitespace and
+// an optional "0x") is an even number of hex digits it is decoded, otherwise returned as is.
+Bytes DecodeBinaryOrHex(ByteSpan data);
+
 // Reads PEM (one or several certificates) or DER (one) and returns DER certificates.
 Result<std::vector<Bytes>> ReadCertificateFile(const std::filesystem::path& path);
 Result<std::vector<Bytes>> ParseCertificates(ByteSpan data, std::string_view source_name);

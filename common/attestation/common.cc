@@ -1,5 +1,6 @@
 // Platform names, shared check helpers, time parsing, pinned roots and the verification entry.
 #include <algorithm>
+#include <cctype>
 #include <charconv>
 #include <cstdio>
 #include <sodium.h>
@@ -133,6 +134,23 @@ std::string FormatRfc3339(Clock::WallTime t) {
                 static_cast<int>(hms.hours().count()), static_cast<int>(hms.minutes().count()),
                 static_cast<int>(hms.seconds().count()));
   return buf;
+}
+
+Bytes DecodeBinaryOrHex(ByteSpan data) {
+  std::string hex;
+  hex.reserve(data.size());
+  std::size_t i = 0;
+  while (i < data.size() && std::isspace(data[i])) ++i;
+  if (i + 1 < data.size() && data[i] == '0' && (data[i + 1] == 'x' || data[i + 1] == 'X')) i += 2;
+  for (; i < data.size(); ++i) {
+    const char c = static_cast<char>(data[i]);
+    if (std::isspace(static_cast<unsigned char>(c))) continue;
+    if (!std::isxdigit(static_cast<unsigned char>(c))) return Bytes(data.begin(), data.end());
+    hex.push_back(c);
+  }
+  if (hex.empty() || hex.size() % 2 != 0) return Bytes(data.begin(), data.end());
+  auto decoded = HexDecode(hex);
+  return decoded ? *decoded : Bytes(data.begin(), data.end());
 }
 
 namespace internal {
