@@ -1,0 +1,121 @@
+#include "aggregator/strategy/server_optimizer.h"
+
+#include <cmath>
+
+namespace cairn::strategy {
+namespace {
+
+class PlainOptimizer final : public ServerOptimizer {
+ public:
+  explicit PlainOptimizer(double eta) : eta_(eta) {}
+
+  void ApplyBlock(std::size_t /*offset*/, std::span<float> global,
+                  std::span<const double> delta) override {
+    // With η = 1 this is x + Δ rounded once to float (multiplying by 1 is exact).
+    for (std::size_t j = 0; j < global.size(); ++j) {
+      global[j] = static_cast<float>(static_cast<double>(global[j]) + eta_ * delta[j]);
+    }
+  }
+  std::vector<StateVector> State() override { return {}; }
+  std::uint64_t StateBytes() const override { return 0; }
+
+ private:
+  double eta_;
+};
+
+class MomentumOptimizer final : public ServerOptimizer {
+ public:
+  MomentumOptimizer(std::size_t n_params, double eta, double momentum)
+      : eta_(eta), momentum_(momentum), u_(n_params, 0.0f) {}
+
+  void ApplyBlock(std::size_t offset, std::span<float> global,
+                  std::span<const double> delta) override {
+    float* u = u_.data() + offset;
+    for (std::size_t j = 0; j < global.size(); ++j) {
+      const double u_new = momentum_ * static_cast<double>(u[j]) + delta[j];
+      u[j] = static_cast<float>(u_new);
+      global[j] = static_cast<float>(static_cast<double>(global[j]) + eta_ * u_new);
+    }
+  }
+  std::vector<StateVector> State() override { return {{"momentum", u_, false}}; }
+  std::uint64_t StateBytes() const override { return 4ull * u_.size(); }
+
+ private:
+  double eta_;
+  double momentum_;
+  std::vector<float> u_;
+};
+
+class AdaptiveOptimizer final : public ServerOptimizer {
+ public:
+  AdaptiveOptimizer(AdaptiveKind kind, std::size_t n_params, double eta, double beta1, double beta2,
+                    double tau)
+      : kind_(kind),
+        eta_(eta),
+        beta1_(beta1),
+        beta2_(beta2),
+        tau_(tau),
+        m_(n_params, 0.0f),
+        v_(n_params, 0.0f) {}
+
+  void ApplyBlock(std::size_t offset, std::span<float> global,
+                  std::span<const double> delta) override {
+    float* m = m_.data() + offset;
+    float* v = v_.data() + offset;
+    for (std::size_t j = 0; j < global.size(); ++j) {
+      const double d = delta[j];
+      const double d2 = d * d;
+      const double m_new = beta1_ * static_cast<double>(m[j]) + (1.0 - beta1_) * d;
+      const double v_old = static_cast<double>(v[j]);
+      double v_new = 0;
+      switch (kind_) {
+        case AdaptiveKind::kAdagrad:
+          v_new = v_old + d2;
+          break;
+        case AdaptiveKind::kAdam:
+          v_new = beta2_ * v_old + (1.0 - beta2_) * d2;
+          break;
+        case AdaptiveKind::kYogi: {
+          const double diff = v_old - d2;
+          const double sign = diff > 0 ? 1.0 : (diff < 0 ? -1.0 : 0.0);
+          v_new = v_old - (1.0 - beta2_) * d2 * sign;
+          break;
+        }
+      }
+      m[j] = static_cast<float>(m_new);
+      v[j] = static_cast<float>(v_new);
+      global[j] = static_cast<float>(static_cast<double>(global[j]) +
+                                     eta_ * m_new / (std::sqrt(v_new) + tau_));
+    }
+  }
+  std::vector<StateVector> State() override { return {{"m", m_, false}, {"v", v_, true}}; }
+  std::uint64_t StateBytes() const override { return 4ull * (m_.size() + v_.size()); }
+
+ private:
+  AdaptiveKind kind_;
+  double eta_;
+  double beta1_;
+  double beta2_;
+  double tau_;
+  std::vector<float> m_;
+  std::vector<float> v_;
+};
+
+}  // namespace
+
+std::unique_ptr<ServerOptimizer> MakePlainOptimizer(double eta) {
+  return std::make_unique<PlainOptimizer>(eta);
+}
+
+std::unique_ptr<ServerOptimizer> MakeMomentumOptimizer(std::size_t n_params, double eta,
+                                                       double momentum) {
+  return std::make_unique<MomentumOptimizer>(n_params, eta, momentum);
+}
+
+std::unique_ptr<ServerOptimizer> MakeAdaptiveOptimizer(AdaptiveKind kind, std::size_t n_params,
+                                                       double eta, double beta1, double beta2,
+                                                       double tau) {
+  return std::make_unique<AdaptiveOptimizer>(kind, n_params, eta, beta1, beta2, tau);
+}
+
+}  // namespace cairn::strategy
