@@ -1,0 +1,273 @@
+#include "common/model/torch_file.h"
+
+#include <array>
+#include <bit>
+#include <cstring>
+#include <string>
+#include <string_view>
+
+#include "common/core/file.h"
+
+namespace cairn::model {
+namespace {
+
+static_assert(std::endian::native == std::endian::little, "torch storages are written little-endian");
+
+constexpr std::string_view kArchive = "archive/";
+// PyTorch aligns every record's data to 64 bytes (caffe2/serialize/inline_container.cc).
+constexpr std::size_t kAlignment = 64;
+constexpr std::uint64_t kZipLimit = 0xFFFFFFFFull;  // no zip64
+
+std::array<std::uint32_t, 256> MakeCrcTable() {
+  std::array<std::uint32_t, 256> table{};
+  for (std::uint32_t i = 0; i < 256; ++i) {
+    std::uint32_t c = i;
+    for (int k = 0; k < 8; ++k) c = (c & 1) ? 0xEDB88320u ^ (c >> 1) : c >> 1;
+    table[i] = c;
+  }
+  return table;
+}
+
+// Little-endian appenders (zip is little-endian; bytes.h's helpers are big-endian).
+void Le16(Bytes& out, std::uint16_t v) {
+  out.push_back(static_cast<std::uint8_t>(v));
+  out.push_back(static_cast<std::uint8_t>(v >> 8));
+}
+void Le32(Bytes& out, std::uint32_t v) {
+  for (int i = 0; i < 4; ++i) out.push_back(static_cast<std::uint8_t>(v >> (8 * i)));
+}
+
+// --- pickle protocol 2 ---------------------------------------------------------------------
+
+class Pickler {
+ public:
+  void Proto() { out_ += "\x80\x02"; }
+  void Mark() { out_ += '('; }
+  void Tuple() { out_ += 't'; }
+  void EmptyTuple() { out_ += ')'; }
+  void EmptyDict() { out_ += '}'; }
+  void SetItems() { out_ += 'u'; }
+  void Reduce() { out_ += 'R'; }
+  void BinPersId() { out_ += 'Q'; }
+  void False() { out_ += '\x89'; }
+  void Stop() { out_ += '.'; }
+  void Global(std::string_view module, std::string_view name) {
+    out_ += 'c';
+    out_ += module;
+    out_ += '\n';
+    out_ += name;
+    out_ += '\n';
+  }
+  void Unicode(std::string_view s) {  // BINUNICODE: u32 length, UTF-8 bytes
+    out_ += 'X';
+    std::uint32_t n = static_cast<std::uint32_t>(s.size());
+    for (int i = 0; i < 4; ++i) out_ += static_cast<char>(n >> (8 * i));
+    out_ += s;
+  }
+  void Int(std::int64_t v) {
+    if (v >= 0 && v < 256) {
+      out_ += 'K';  // BININT1
+      out_ += static_cast<char>(v);
+    } else if (v >= 0 && v < 65536) {
+      out_ += 'M';  // BININT2
+      out_ += static_cast<char>(v & 0xFF);
+      out_ += static_cast<char>(v >> 8);
+    } else if (v >= INT32_MIN && v <= INT32_MAX) {
+      out_ += 'J';  // BININT, signed 32-bit
+      auto u = static_cast<std::uint32_t>(static_cast<std::int32_t>(v));
+      for (int i = 0; i < 4; ++i) out_ += static_cast<char>(u >> (8 * i));
+    } else {
+      out_ += '\x8a';  // LONG1: 8 bytes of two's complement, little-endian
+      out_ += '\x08';
+      auto u = static_cast<std::uint64_t>(v);
+      for (int i = 0; i < 8; ++i) out_ += static_cast<char>(u >> (8 * i));
+    }
+  }
+  void IntTuple(std::span<const std::int64_t> values) {
+    if (values.empty()) {
+      EmptyTuple();
+      return;
+    }
+    Mark();
+    for (std::int64_t v : values) Int(v);
+    Tuple();
+  }
+  const std::string& bytes() const { return out_; }
+
+ private:
+  std::string out_;
+};
+
+std::string PickleStateDict(const ModelSpec& spec) {
+  Pickler p;
+  p.Proto();
+  p.EmptyDict();
+  p.Mark();
+  for (std::size_t i = 0; i < spec.tensors.size(); ++i) {
+    const TensorSpec& t = spec.tensors[i];
+    std::vector<std::int64_t> strides(t.shape.size());
+    std::int64_t stride = 1;
+    for (std::size_t d = t.shape.size(); d-- > 0;) {
+      strides[d] = stride;
+      stride *= t.shape[d];
+    }
+    p.Unicode(t.name);
+    p.Global("torch._utils", "_rebuild_tensor_v2");
+    p.Mark();  // arguments of _rebuild_tensor_v2
+    p.Mark();  // persistent id
+    p.Unicode("storage");
+    p.Global("torch", "FloatStorage");
+    p.Unicode(std::to_string(i));
+    p.Unicode("cpu");
+    p.Int(static_cast<std::int64_t>(t.numel()));
+    p.Tuple();
+    p.BinPersId();
+    p.Int(0);  // storage offset
+    p.IntTuple(t.shape);
+    p.IntTuple(strides);
+    p.False();  // requires_grad
+    p.Global("collections", "OrderedDict");  // backward hooks: OrderedDict()
+    p.EmptyTuple();
+    p.Reduce();
+    p.Tuple();
+    p.Reduce();
+  }
+  p.SetItems();
+  p.Stop();
+  return p.bytes();
+}
+
+// --- zip (stored records) ------------------------------------------------------------------
+
+struct CentralEntry {
+  std::string name;
+  std::uint32_t crc = 0;
+  std::uint32_t size = 0;
+  std::uint32_t offset = 0;
+};
+
+constexpr std::uint16_t kVersion = 20;     // 2.0: what every reader accepts
+constexpr std::uint16_t kDosTime = 0;      // 00:00:00
+constexpr std::uint16_t kDosDate = 0x21;   // 1980-01-01: a fixed date keeps the output reproducible
+
+class ZipWriter {
+ public:
+  explicit ZipWriter(std::size_t reserve) { out_.reserve(reserve); }
+
+  Status Add(std::string_view name, ByteSpan data) {
+    if (out_.size() + data.size() + 4096 > kZipLimit || data.size() > kZipLimit) {
+      return Fail(ErrorCode::kOutOfRange, "the torch file would exceed 4 GiB (zip64 is not written)");
+    }
+    const std::string full = std::string(kArchive) + std::string(name);
+    const std::uint32_t crc = Crc32(data);
+    const std::size_t header_offset = out_.size();
+    // Local header 30 bytes + name + "FB" extra field header 4 bytes, then padding so that the
+    // data starts on a multiple of kAlignment.
+    const std::size_t start = header_offset + 30 + full.size() + 4;
+    const std::size_t padding = (kAlignment - start % kAlignment) % kAlignment;
+    Le32(out_, 0x04034b50);
+    Le16(out_, kVersion);
+    Le16(out_, 0);  // flags: sizes and CRC are in this header, no data descriptor
+    Le16(out_, 0);  // method: stored
+    Le16(out_, kDosTime);
+    Le16(out_, kDosDate);
+    Le32(out_, crc);
+    Le32(out_, static_cast<std::uint32_t>(data.size()));  // compressed size
+    Le32(out_, static_cast<std::uint32_t>(data.size()));  // uncompressed size
+    Le16(out_, static_cast<std::uint16_t>(full.size()));
+    Le16(out_, static_cast<std::uint16_t>(4 + padding));  // extra field length
+    out_.insert(out_.end(), full.begin(), full.end());
+    out_.push_back('F');
+    out_.push_back('B');
+    Le16(out_, static_cast<std::uint16_t>(padding));
+    out_.insert(out_.end(), padding, 'Z');
+    out_.insert(out_.end(), data.begin(), data.end());
+    entries_.push_back({full, crc, static_cast<std::uint32_t>(data.size()),
+                        static_cast<std::uint32_t>(header_offset)});
+    return Ok();
+  }
+
+  Result<Bytes> Finish() && {
+    const std::size_t cd_offset = out_.size();
+    for (const auto& e : entries_) {
+      Le32(out_, 0x02014b50);
+      Le16(out_, kVersion);  // version made by (MS-DOS / FAT attributes)
+      Le16(out_, kVersion);  // version needed
+      Le16(out_, 0);         // flags
+      Le16(out_, 0);         // method: stored
+      Le16(out_, kDosTime);
+      Le16(out_, kDosDate);
+      Le32(out_, e.crc);
+      Le32(out_, e.size);
+      Le32(out_, e.size);
+      Le16(out_, static_cast<std::uint16_t>(e.name.size()));
+      Le16(out_, 0);  // extra length
+      Le16(out_, 0);  // comment length
+      Le16(out_, 0);  // disk number start
+      Le16(out_, 0);  // internal attributes
+      Le32(out_, 0);  // external attributes
+      Le32(out_, e.offset);
+      out_.insert(out_.end(), e.name.begin(), e.name.end());
+    }
+    const std::size_t cd_size = out_.size() - cd_offset;
+    if (entries_.size() >= 0xFFFF || out_.size() + 22 > kZipLimit) {
+      return Fail(ErrorCode::kOutOfRange, "the torch file would exceed the zip limits (65535 records, 4 GiB)");
+    }
+    Le32(out_, 0x06054b50);
+    Le16(out_, 0);  // this disk
+    Le16(out_, 0);  // disk with the central directory
+    Le16(out_, static_cast<std::uint16_t>(entries_.size()));
+    Le16(out_, static_cast<std::uint16_t>(entries_.size()));
+    Le32(out_, static_cast<std::uint32_t>(cd_size));
+    Le32(out_, static_cast<std::uint32_t>(cd_offset));
+    Le16(out_, 0);  // comment length
+    return std::move(out_);
+  }
+
+ private:
+  Bytes out_;
+  std::vector<CentralEntry> entries_;
+};
+
+}  // namespace
+
+std::uint32_t Crc32(ByteSpan data) {
+  static const std::array<std::uint32_t, 256> kTable = MakeCrcTable();
+  std::uint32_t c = 0xFFFFFFFFu;
+  for (std::uint8_t b : data) c = kTable[(c ^ b) & 0xFF] ^ (c >> 8);
+  return c ^ 0xFFFFFFFFu;
+}
+
+Result<Bytes> EncodeTorchFile(const ModelSpec& spec, std::span<const float> values) {
+  CAIRN_RETURN_IF_ERROR(ValidateSpec(spec));
+  if (values.size() != spec.num_params()) {
+    return Fail(ErrorCode::kInvalidArgument,
+                "the parameter vector has " + std::to_string(values.size()) + " values; the model " +
+                    spec.kind + " needs " + std::to_string(spec.num_params()));
+  }
+  if (spec.tensors.size() + 3 >= 0xFFFF) {
+    return Fail(ErrorCode::kOutOfRange, "a torch file holds at most 65531 tensors (zip without zip64)");
+  }
+  const std::string pickle = PickleStateDict(spec);
+  ZipWriter zip(values.size() * sizeof(float) + pickle.size() +
+                (spec.tensors.size() + 3) * (kAlignment + 2 * 64 + 100) + 1024);
+  CAIRN_RETURN_IF_ERROR(zip.Add("data.pkl", AsBytes(pickle)));
+  CAIRN_RETURN_IF_ERROR(zip.Add("byteorder", AsBytes("little")));
+  std::size_t offset = 0;
+  for (std::size_t i = 0; i < spec.tensors.size(); ++i) {
+    const std::size_t n = spec.tensors[i].numel();
+    const auto* p = reinterpret_cast<const std::uint8_t*>(values.data() + offset);
+    CAIRN_RETURN_IF_ERROR(zip.Add("data/" + std::to_string(i), ByteSpan(p, n * sizeof(float))));
+    offset += n;
+  }
+  CAIRN_RETURN_IF_ERROR(zip.Add("version", AsBytes("3\n")));
+  return std::move(zip).Finish();
+}
+
+Status SaveTorchFile(const std::filesystem::path& path, const ModelSpec& spec,
+                     std::span<const float> values) {
+  CAIRN_ASSIGN_OR_RETURN(Bytes bytes, EncodeTorchFile(spec, values));
+  return WriteFileAtomic(path, bytes);
+}
+
+}  // namespace cairn::model
