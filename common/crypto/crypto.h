@@ -29,6 +29,8 @@ Status Init();
 
 // Move-only bytes in libsodium guarded memory (sodium_malloc: guard pages, mlock'd where the
 // system allows), wiped with sodium_memzero and freed on destruction. Never printed or logged.
+// Cost: each non-empty one is its own mapping of at least three pages plus guard pages, and an
+// allocation is a few system calls: hold keys here, not bulk data or millions of small values.
 class SecretBytes {
  public:
   SecretBytes() = default;
@@ -106,7 +108,7 @@ class Sha512Hasher {
 // HMAC-SHA256 and HKDF-SHA256 (RFC 5869).
 Sha256Digest HmacSha256(ByteSpan key, ByteSpan data);
 Sha256Digest HkdfSha256Extract(ByteSpan salt, ByteSpan ikm);
-// length ≤ 255·32.
+// prk: at least 32 bytes (RFC 5869 HashLen); length ≤ 255·32. Otherwise kInvalidArgument.
 Result<SecretBytes> HkdfSha256Expand(ByteSpan prk, ByteSpan info, std::size_t length);
 
 // ---------------------------------------------------------------------------------------------
