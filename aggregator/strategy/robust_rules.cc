@@ -21,28 +21,71 @@ void FillTransposedTile(const Deltas& deltas, std::span<const double> scales,
     const float* src = deltas[idx[r]].data() + offset;
     const double s = scales[idx[r]];
     double* dst = tile.data() + r;
-    if (s == 1.0) {
-      for (std::size_t c = 0; c < len; ++c) dst[c * k] = static_cast<double>(src[c]);
-    } else {
-      for (std::size_t c = 0; c < len; ++c) dst[c * k] = s * static_cast<double>(src[c]);
+    for (std::size_t c = 0; c < len; ++c) dst[c * k] = s * static_cast<double>(src[c]);
+  }
+}
+
+// Fills tile[r · len + c] = scale[idx[r]] · deltas[idx[r]][offset + c]: one row per update.
+void FillRowTile(const Deltas& deltas, std::span<const double> scales,
+                 std::span<const std::size_t> idx, std::size_t offset, std::size_t len,
+                 std::vector<double>& tile) {
+  for (std::size_t r = 0; r < idx.size(); ++r) {
+    Eigen::Map<const Eigen::ArrayXf> src(deltas[idx[r]].data() + offset,
+                                         static_cast<Eigen::Index>(len));
+    Eigen::Map<Eigen::ArrayXd> dst(tile.data() + r * len, static_cast<Eigen::Index>(len));
+    dst = scales[idx[r]] * src.cast<double>();
+  }
+}
+
+// Sorts every column of a row tile (k rows of `len` values) with a sorting network: each
+// comparator is a min and a max over whole rows, which the compiler vectorizes. Columns are
+// processed in chunks that stay in L1.
+void SortColumns(const std::vector<std::pair<std::uint32_t, std::uint32_t>>& network, double* tile,
+                 std::size_t len) {
+  constexpr Eigen::Index kChunk = 128;
+  Eigen::Array<double, kChunk, 1> smaller;
+  const auto n = static_cast<Eigen::Index>(len);
+  for (Eigen::Index start = 0; start < n; start += kChunk) {
+    const Eigen::Index m = std::min(kChunk, n - start);
+    for (const auto& [a, b] : network) {
+      // Eigen's packet min/max (minpd/maxpd): a plain loop compiles to a branch per element.
+      Eigen::Map<Eigen::ArrayXd> lo(tile + a * len + start, m);
+      Eigen::Map<Eigen::ArrayXd> hi(tile + b * len + start, m);
+      smaller.head(m) = lo.min(hi);
+      hi = lo.max(hi);
+      lo = smaller.head(m);
     }
   }
 }
 
-// Applies `per_row(row, k)` → double to each coordinate's row of k values, block by block.
-template <typename RowFn>
-void ForEachCoordinateRow(const Deltas& deltas, std::span<const double> scales,
-                          std::span<const std::size_t> idx, const BlockSink& sink,
-                          RowFn&& per_row) {
+// Runs a coordinate-wise rule over the updates listed in `idx`, block by block.
+// - k ≤ kNetworkMaxInputs: the block is sorted column-wise with a sorting network and
+//   `from_sorted(tile, len, out)` reduces it (row r of the tile holds every coordinate's r-th
+//   smallest value, at tile + r·len).
+// - larger k: the block is transposed and `per_row(row, k)` reduces each coordinate's k values
+//   (free to reorder them).
+template <typename SortedFn, typename RowFn>
+void CoordinateRule(const Deltas& deltas, std::span<const double> scales,
+                    std::span<const std::size_t> idx, const BlockSink& sink, SortedFn&& from_sorted,
+                    RowFn&& per_row) {
   const std::size_t p = ParamCount(deltas);
   const std::size_t k = idx.size();
   const std::size_t tile_coords = std::min(p, kTileCoords);
   std::vector<double> tile(tile_coords * k);
   std::vector<double> out(tile_coords);
+  const bool use_network = k <= kNetworkMaxInputs;
+  const auto network =
+      use_network ? SortingNetwork(k) : std::vector<std::pair<std::uint32_t, std::uint32_t>>{};
   for (std::size_t offset = 0; offset < p; offset += tile_coords) {
     const std::size_t len = std::min(tile_coords, p - offset);
-    FillTransposedTile(deltas, scales, idx, offset, len, tile);
-    for (std::size_t c = 0; c < len; ++c) out[c] = per_row(tile.data() + c * k, k);
+    if (use_network) {
+      FillRowTile(deltas, scales, idx, offset, len, tile);
+      SortColumns(network, tile.data(), len);
+      from_sorted(static_cast<const double*>(tile.data()), len, out.data());
+    } else {
+      FillTransposedTile(deltas, scales, idx, offset, len, tile);
+      for (std::size_t c = 0; c < len; ++c) out[c] = per_row(tile.data() + c * k, k);
+    }
     sink(offset, std::span<const double>(out.data(), len));
   }
 }
@@ -60,6 +103,22 @@ double MedianOfRow(double* row, std::size_t k) {
   if (k % 2 == 1) return upper;
   const double lower = *std::max_element(row, row + mid);
   return 0.5 * (lower + upper);
+}
+
+// Bulyan's reduction of one coordinate's sorted values v[0..k): the average of the β values
+// closest to the median. They form a window of the sorted values around the median: grow it one
+// value at a time from the middle, taking the nearer side (the smaller value on a tie).
+double ClosestToMedianMean(const double* v, std::size_t k, std::size_t beta) {
+  const double median = (k % 2 == 1) ? v[k / 2] : 0.5 * (v[k / 2 - 1] + v[k / 2]);
+  std::ptrdiff_t lo = static_cast<std::ptrdiff_t>((k - 1) / 2);
+  std::ptrdiff_t hi = lo + 1;
+  const auto end = static_cast<std::ptrdiff_t>(k);
+  double sum = 0;
+  for (std::size_t taken = 0; taken < beta; ++taken) {
+    const bool take_low = hi >= end || (lo >= 0 && (median - v[lo]) <= (v[hi] - median));
+    sum += take_low ? v[lo--] : v[hi++];
+  }
+  return sum / static_cast<double>(beta);
 }
 
 }  // namespace
@@ -81,25 +140,72 @@ void WeightedSum(const Deltas& deltas, std::span<const double> coefficients, dou
   }
 }
 
+std::vector<std::pair<std::uint32_t, std::uint32_t>> SortingNetwork(std::size_t n) {
+  // Batcher's odd-even merge sort for the next power of two N ≥ n. Wires n..N−1 stand for +∞
+  // padding: a comparator touching one of them never moves a value, so it is dropped.
+  std::vector<std::pair<std::uint32_t, std::uint32_t>> out;
+  std::size_t big = 1;
+  while (big < n) big <<= 1;
+  for (std::size_t p = 1; p < big; p <<= 1) {
+    for (std::size_t k = p; k >= 1; k >>= 1) {
+      for (std::size_t j = k % p; j + k < big; j += 2 * k) {
+        for (std::size_t i = 0; i < k && i + j + k < big; ++i) {
+          const std::size_t a = i + j;
+          const std::size_t b = i + j + k;
+          if (a / (2 * p) == b / (2 * p) && b < n) {
+            out.emplace_back(static_cast<std::uint32_t>(a), static_cast<std::uint32_t>(b));
+          }
+        }
+      }
+    }
+  }
+  return out;
+}
+
 void CoordinateMedian(const Deltas& deltas, std::span<const double> scales, const BlockSink& sink) {
   const auto idx = AllIndices(deltas.size());
-  ForEachCoordinateRow(deltas, scales, idx, sink, MedianOfRow);
+  const std::size_t k = idx.size();
+  const std::size_t mid = k / 2;
+  CoordinateRule(
+      deltas, scales, idx, sink,
+      [&](const double* sorted, std::size_t len, double* out) {
+        const double* upper = sorted + mid * len;
+        if (k % 2 == 1) {
+          std::copy(upper, upper + len, out);
+          return;
+        }
+        const double* lower = sorted + (mid - 1) * len;
+        for (std::size_t c = 0; c < len; ++c) out[c] = 0.5 * (lower[c] + upper[c]);
+      },
+      MedianOfRow);
 }
 
 void CoordinateTrimmedMean(const Deltas& deltas, std::span<const double> scales, std::size_t cut,
                            const BlockSink& sink) {
   const auto idx = AllIndices(deltas.size());
-  ForEachCoordinateRow(deltas, scales, idx, sink, [cut](double* row, std::size_t k) {
-    if (cut > 0) {
-      // Ranks [cut, k − cut) end up in row[cut .. k − cut): the first call puts the cut smallest
-      // in front, the second the cut largest at the back.
-      std::nth_element(row, row + cut, row + k);
-      std::nth_element(row + cut, row + (k - cut), row + k);
-    }
-    double sum = 0;
-    for (std::size_t r = cut; r < k - cut; ++r) sum += row[r];
-    return sum / static_cast<double>(k - 2 * cut);
-  });
+  const std::size_t k = idx.size();
+  const double kept = static_cast<double>(k - 2 * cut);
+  CoordinateRule(
+      deltas, scales, idx, sink,
+      [&](const double* sorted, std::size_t len, double* out) {
+        std::fill(out, out + len, 0.0);
+        for (std::size_t r = cut; r < k - cut; ++r) {
+          const double* row = sorted + r * len;
+          for (std::size_t c = 0; c < len; ++c) out[c] += row[c];
+        }
+        for (std::size_t c = 0; c < len; ++c) out[c] /= kept;
+      },
+      [cut, kept](double* row, std::size_t n) {
+        if (cut > 0) {
+          // Ranks [cut, n − cut) end up in row[cut .. n − cut): the first call puts the cut
+          // smallest in front, the second the cut largest at the back.
+          std::nth_element(row, row + cut, row + n);
+          std::nth_element(row + cut, row + (n - cut), row + n);
+        }
+        double sum = 0;
+        for (std::size_t r = cut; r < n - cut; ++r) sum += row[r];
+        return sum / kept;
+      });
 }
 
 std::vector<double> PairwiseSquaredDistances(const Deltas& deltas, std::span<const double> scales) {
@@ -183,21 +289,19 @@ void BulyanCoordinates(const Deltas& deltas, std::span<const double> scales,
                        const BlockSink& sink) {
   const std::size_t theta = selected.size();
   const std::size_t beta = theta - 2 * f;
-  ForEachCoordinateRow(deltas, scales, selected, sink, [beta](double* row, std::size_t k) {
-    std::sort(row, row + k);
-    const double median = (k % 2 == 1) ? row[k / 2] : 0.5 * (row[k / 2 - 1] + row[k / 2]);
-    // The β values closest to the median form a window of the sorted row around it: grow it one
-    // value at a time from the middle, taking the nearer side (the smaller value on a tie).
-    std::ptrdiff_t lo = static_cast<std::ptrdiff_t>((k - 1) / 2);
-    std::ptrdiff_t hi = lo + 1;
-    const auto end = static_cast<std::ptrdiff_t>(k);
-    double sum = 0;
-    for (std::size_t taken = 0; taken < beta; ++taken) {
-      const bool take_low = hi >= end || (lo >= 0 && (median - row[lo]) <= (row[hi] - median));
-      sum += take_low ? row[lo--] : row[hi++];
-    }
-    return sum / static_cast<double>(beta);
-  });
+  std::vector<double> column(theta);
+  CoordinateRule(
+      deltas, scales, selected, sink,
+      [&](const double* sorted, std::size_t len, double* out) {
+        for (std::size_t c = 0; c < len; ++c) {
+          for (std::size_t r = 0; r < theta; ++r) column[r] = sorted[r * len + c];
+          out[c] = ClosestToMedianMean(column.data(), theta, beta);
+        }
+      },
+      [beta](double* row, std::size_t k) {
+        std::sort(row, row + k);
+        return ClosestToMedianMean(row, k, beta);
+      });
 }
 
 }  // namespace cairn::strategy

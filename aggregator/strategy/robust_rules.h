@@ -19,6 +19,7 @@
 #include <cstdint>
 #include <functional>
 #include <span>
+#include <utility>
 #include <vector>
 
 namespace cairn::strategy {
@@ -26,8 +27,17 @@ namespace cairn::strategy {
 using Deltas = std::vector<std::span<const float>>;
 using BlockSink = std::function<void(std::size_t offset, std::span<const double> block)>;
 
-// Coordinates per block (the transposed tile holds kTileCoords × n values).
+// Coordinates per block (the tile holds kTileCoords × n values).
 inline constexpr std::size_t kTileCoords = 1024;
+
+// Coordinate-wise rules over at most this many updates sort each block with a sorting network
+// applied across coordinates (vectorized min/max); above it, each coordinate's values are
+// transposed into a row and reduced with nth_element.
+inline constexpr std::size_t kNetworkMaxInputs = 64;
+
+// Comparators (a < b: after it, wire a holds the min and wire b the max) of a network that sorts
+// n values: Batcher's odd-even merge sort, pruned from the next power of two.
+std::vector<std::pair<std::uint32_t, std::uint32_t>> SortingNetwork(std::size_t n);
 
 // (Σ_i coefficients[i] · deltas[i]) / divisor per coordinate, accumulated in double in index
 // order with AccumulateWeighted and DivideInPlace, so that a sum streamed chunk by chunk with the

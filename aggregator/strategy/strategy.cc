@@ -20,6 +20,8 @@ constexpr double kUnset = std::numeric_limits<double>::quiet_NaN();
 constexpr double kInf = std::numeric_limits<double>::infinity();
 // Upper bound on f and m: far above any cohort Cairn serves, it keeps 4f + 3 and friends exact.
 constexpr double kMaxCount = 100000;
+// Robust rules: sorting network (≤ 543 comparators for 64 inputs) and small temporaries.
+constexpr std::uint64_t kFixedWorkspaceBytes = 64 * 1024;
 
 std::string FormatDouble(double v) {
   char buf[64];
@@ -298,11 +300,14 @@ class ComposedStrategy final : public Strategy {
     const std::uint64_t t = std::min<std::uint64_t>(p, kTileCoords);
     const std::uint64_t state = optimizer_->StateBytes();
     if (rule_.rule == Rule::kMean) return SatAdd(SatMul(8, p), state);
-    // Held updates, the transposed tile, one output block, norms and scales.
+    // Held updates, the tile, two blocks (output, centring), per-update bookkeeping (scales,
+    // indices, scores: at most 16 doubles each) and a fixed allowance for the sorting network
+    // and small temporaries.
     std::uint64_t total = SatMul(SatMul(4, n), p);
     total = SatAdd(total, SatMul(SatMul(8, n), t));
-    total = SatAdd(total, SatMul(8, t));
-    total = SatAdd(total, SatMul(16, n));
+    total = SatAdd(total, SatMul(16, t));
+    total = SatAdd(total, SatMul(128, n));
+    total = SatAdd(total, kFixedWorkspaceBytes);
     if (rule_.rule == Rule::kKrum || rule_.rule == Rule::kMultiKrum ||
         rule_.rule == Rule::kBulyan) {
       total = SatAdd(total, SatMul(SatMul(16, n), n));  // Gram matrix + distance matrix

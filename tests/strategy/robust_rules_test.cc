@@ -52,7 +52,8 @@ std::vector<double> Column(const Fixture& f, std::size_t j) {
 }
 
 TEST(RobustRules, MedianMatchesSorting) {
-  for (std::size_t n : {1u, 2u, 5u, 10u}) {
+  for (std::size_t n : {std::size_t{1}, std::size_t{2}, std::size_t{5}, std::size_t{10},
+                        kNetworkMaxInputs, kNetworkMaxInputs + 1, kNetworkMaxInputs + 2}) {
     const std::size_t p = 2 * kTileCoords + 37;
     auto f = RandomUpdates(n, p, 1 + static_cast<unsigned>(n));
     auto got = Collect(p, [&](const BlockSink& s) { CoordinateMedian(f.deltas, f.scales, s); });
@@ -65,18 +66,51 @@ TEST(RobustRules, MedianMatchesSorting) {
   }
 }
 
+// The 0-1 principle: a comparator network sorts every input if it sorts every 0/1 input.
+TEST(RobustRules, SortingNetworkSortsEveryZeroOneInput) {
+  for (std::size_t n = 1; n <= 16; ++n) {
+    const auto net = SortingNetwork(n);
+    for (std::uint32_t bits = 0; bits < (1u << n); ++bits) {
+      std::vector<int> v(n);
+      for (std::size_t i = 0; i < n; ++i) v[i] = (bits >> i) & 1;
+      for (const auto& [a, b] : net) {
+        ASSERT_LT(a, b);
+        ASSERT_LT(b, n);
+        if (v[a] > v[b]) std::swap(v[a], v[b]);
+      }
+      ASSERT_TRUE(std::is_sorted(v.begin(), v.end())) << "n=" << n << " input=" << bits;
+    }
+  }
+  std::mt19937 rng(21);
+  for (std::size_t n = 17; n <= kNetworkMaxInputs; ++n) {
+    const auto net = SortingNetwork(n);
+    for (int trial = 0; trial < 2000; ++trial) {
+      std::vector<int> v(n);
+      for (auto& x : v) x = static_cast<int>(rng() & 1);
+      for (const auto& [a, b] : net) {
+        if (v[a] > v[b]) std::swap(v[a], v[b]);
+      }
+      ASSERT_TRUE(std::is_sorted(v.begin(), v.end())) << "n=" << n;
+    }
+  }
+}
+
+// n = 9 uses the sorting network, kNetworkMaxInputs + 3 the transposed nth_element path.
 TEST(RobustRules, TrimmedMeanMatchesSorting) {
-  const std::size_t n = 9, p = kTileCoords + 5;
-  auto f = RandomUpdates(n, p, 5);
-  for (std::size_t cut : {0u, 1u, 4u}) {
-    auto got =
-        Collect(p, [&](const BlockSink& s) { CoordinateTrimmedMean(f.deltas, f.scales, cut, s); });
-    for (std::size_t j = 0; j < p; ++j) {
-      auto col = Column(f, j);
-      std::sort(col.begin(), col.end());
-      double sum = 0;
-      for (std::size_t r = cut; r < n - cut; ++r) sum += col[r];
-      ASSERT_NEAR(got[j], sum / static_cast<double>(n - 2 * cut), 1e-12) << cut << " " << j;
+  for (std::size_t n : {std::size_t{9}, kNetworkMaxInputs + 3}) {
+    const std::size_t p = kTileCoords + 5;
+    auto f = RandomUpdates(n, p, 5);
+    for (std::size_t cut : {std::size_t{0}, std::size_t{1}, (n - 1) / 2}) {
+      auto got = Collect(
+          p, [&](const BlockSink& s) { CoordinateTrimmedMean(f.deltas, f.scales, cut, s); });
+      for (std::size_t j = 0; j < p; ++j) {
+        auto col = Column(f, j);
+        std::sort(col.begin(), col.end());
+        double sum = 0;
+        for (std::size_t r = cut; r < n - cut; ++r) sum += col[r];
+        ASSERT_NEAR(got[j], sum / static_cast<double>(n - 2 * cut), 1e-12)
+            << "n=" << n << " cut=" << cut << " j=" << j;
+      }
     }
   }
 }
@@ -132,28 +166,31 @@ TEST(RobustRules, KrumRankingOrdersByScoreThenIndex) {
   EXPECT_EQ(KrumRanking(dist, 5, one, 0), (std::vector<std::size_t>{2}));
 }
 
+// θ = n − 2f = 7 uses the sorting network, θ = 71 the transposed path.
 TEST(RobustRules, BulyanCoordinatesMatchNaive) {
-  const std::size_t n = 11, f = 2, p = kTileCoords + 100;
-  auto fx = RandomUpdates(n, p, 13);
-  const auto dist = PairwiseSquaredDistances(fx.deltas, fx.scales);
-  const auto selected = BulyanSelection(dist, n, f);
-  ASSERT_EQ(selected.size(), n - 2 * f);
-  std::vector<std::size_t> sorted_sel = selected;
-  std::sort(sorted_sel.begin(), sorted_sel.end());
-  EXPECT_EQ(std::adjacent_find(sorted_sel.begin(), sorted_sel.end()), sorted_sel.end());
-  auto got = Collect(
-      p, [&](const BlockSink& s) { BulyanCoordinates(fx.deltas, fx.scales, selected, f, s); });
-  const std::size_t theta = selected.size(), beta = theta - 2 * f;
-  for (std::size_t j = 0; j < p; ++j) {
-    std::vector<double> col;
-    for (auto i : selected) col.push_back(fx.scales[i] * static_cast<double>(fx.deltas[i][j]));
-    std::sort(col.begin(), col.end());
-    const double med = col[theta / 2];  // θ = 7 is odd
-    std::stable_sort(col.begin(), col.end(),
-                     [&](double x, double y) { return std::abs(x - med) < std::abs(y - med); });
-    double sum = 0;
-    for (std::size_t r = 0; r < beta; ++r) sum += col[r];
-    ASSERT_NEAR(got[j], sum / static_cast<double>(beta), 1e-12) << j;
+  for (auto [n, f] : {std::pair<std::size_t, std::size_t>{11, 2}, {75, 2}}) {
+    const std::size_t p = kTileCoords + 100;
+    auto fx = RandomUpdates(n, p, 13);
+    const auto dist = PairwiseSquaredDistances(fx.deltas, fx.scales);
+    const auto selected = BulyanSelection(dist, n, f);
+    ASSERT_EQ(selected.size(), n - 2 * f);
+    std::vector<std::size_t> sorted_sel = selected;
+    std::sort(sorted_sel.begin(), sorted_sel.end());
+    EXPECT_EQ(std::adjacent_find(sorted_sel.begin(), sorted_sel.end()), sorted_sel.end());
+    auto got = Collect(
+        p, [&](const BlockSink& s) { BulyanCoordinates(fx.deltas, fx.scales, selected, f, s); });
+    const std::size_t theta = selected.size(), beta = theta - 2 * f;
+    for (std::size_t j = 0; j < p; ++j) {
+      std::vector<double> col;
+      for (auto i : selected) col.push_back(fx.scales[i] * static_cast<double>(fx.deltas[i][j]));
+      std::sort(col.begin(), col.end());
+      const double med = col[theta / 2];  // θ is odd
+      std::stable_sort(col.begin(), col.end(),
+                       [&](double x, double y) { return std::abs(x - med) < std::abs(y - med); });
+      double sum = 0;
+      for (std::size_t r = 0; r < beta; ++r) sum += col[r];
+      ASSERT_NEAR(got[j], sum / static_cast<double>(beta), 1e-12) << "n=" << n << " j=" << j;
+    }
   }
 }
 

@@ -97,9 +97,11 @@ int main(int argc, char** argv) {
       return 1;
     }
     std::string label = c.name;
-    for (const auto& [k, v] : c.params)
-      label += " " + k + "=" + std::to_string(static_cast<int>(v));
-    if (c.params.count("norm_bound")) label = std::string(c.name) + " +norm_bound";
+    for (const auto& [k, v] : c.params) {
+      char value[32];
+      std::snprintf(value, sizeof(value), "%g", v);
+      label += " " + k + "=" + value;
+    }
     std::printf("%-28s %10.1f %10.1f %10.2f\n", label.c_str(), st.median * 1e3, st.min * 1e3,
                 gb / st.median);
   }

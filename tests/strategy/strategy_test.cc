@@ -549,13 +549,14 @@ TEST(StrategyMemory, Formulas) {
   EXPECT_EQ(Make("fedavgm", {}, p)->MemoryBytes(10), 8ull * p + 4ull * p);
   EXPECT_EQ(Make("fedadam", {}, p)->MemoryBytes(1000), 8ull * p + 8ull * p);
   const std::uint64_t n = 10, t = 1024;
-  const std::uint64_t coord = 4 * n * p + 8 * n * t + 8 * t + 16 * n;
+  const std::uint64_t coord = 4 * n * p + 8 * n * t + 16 * t + 128 * n + 65536;
   EXPECT_EQ(Make("median", {}, p)->MemoryBytes(n), coord);
   EXPECT_EQ(Make("trimmed-mean", {}, p)->MemoryBytes(n), coord);
   EXPECT_EQ(Make("krum", {}, p)->MemoryBytes(n), coord + 16 * n * n);
   EXPECT_EQ(Make("bulyan", {}, p)->MemoryBytes(n), coord + 16 * n * n);
   // Small models: the tile shrinks to P.
-  EXPECT_EQ(Make("median", {}, 10)->MemoryBytes(3), 4 * 3 * 10 + 8 * 3 * 10 + 8 * 10 + 16 * 3);
+  EXPECT_EQ(Make("median", {}, 10)->MemoryBytes(3),
+            4 * 3 * 10 + 8 * 3 * 10 + 16 * 10 + 128 * 3 + 65536);
   // Saturates instead of wrapping.
   EXPECT_EQ(Make("median", {}, p)->MemoryBytes(std::size_t{1} << 62), UINT64_MAX);
 }
