@@ -125,7 +125,7 @@ class TdxTestPki {
   // `tee_tcb_svn_required`: the TDX TCB components a level requires.
   std::string MakeCollateral(const std::string& status, std::uint16_t required_pce_svn,
                              const std::vector<std::string>& advisories, bool tamper_tcb_info = false,
-                             std::time_t next_update = 0) const;
+                             std::time_t next_update = 0, const std::string& fmspc_hex = "B0C06F000000") const;
   Policy MakePolicy() const;  // platforms tdx, extra root = test root, accepts UpToDate and Unknown
 
  private:
