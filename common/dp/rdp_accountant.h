@@ -64,7 +64,9 @@ Status ValidateOrders(std::span<const double> orders);
 
 // One step of the Poisson-sampled Gaussian mechanism: each record is included independently with
 // probability q ∈ [0, 1], Gaussian noise of multiplier z ≥ 0 on the sum. Add-or-remove adjacency.
-// q = 0 gives 0; z = 0 (and q > 0) gives +∞; q = 1 gives α / (2z²).
+// q = 0 gives 0; z = 0 (and q > 0) gives +∞; q = 1 gives α / (2z²); every value is capped at
+// α / (2z²), the unsampled Gaussian's RDP, which bounds the sampled mechanism (quasi-convexity).
+// RDP computed here is an upper bound that need not be monotone in α near α = 1.
 Result<double> PoissonSampledGaussianRdp(double q, double z, double order);
 Result<std::vector<double>> PoissonSampledGaussianRdp(double q, double z,
                                                       std::span<const double> orders);

@@ -170,6 +170,20 @@ TEST(RdpAccountantTest, SpecialCases) {
   EXPECT_EQ(e->order, 10.0);
 }
 
+// Near α = 1 with large σ the conservative series is loose (1/(α−1) magnifies its slack); the
+// unsampled Gaussian's α/(2σ²) is a valid cap there.
+TEST(RdpAccountantTest, NeverAboveTheUnsampledGaussian) {
+  for (double q : {0.01, 0.5, 0.9}) {
+    for (double sigma : {0.5, 1.0, 5.0, 20.0}) {
+      for (double a : {1.01, 1.1, 1.5, 2.0, 3.3, 8.0, 64.0}) {
+        const double r = *PoissonSampledGaussianRdp(q, sigma, a);
+        EXPECT_LE(r, a / (2 * sigma * sigma)) << q << " " << sigma << " " << a;
+      }
+    }
+  }
+  EXPECT_DOUBLE_EQ(*PoissonSampledGaussianRdp(0.5, 5.0, 1.1), 1.1 / 50);
+}
+
 TEST(RdpAccountantTest, HighOrdersStayFiniteWithoutOverflow) {
   for (double sigma : {0.3, 0.7, 1.0, 5.0}) {
     for (double a : {256.0, 300.5, 512.0, 4096.0}) {
