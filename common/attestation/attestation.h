@@ -230,6 +230,9 @@ class SimPlatformKey {
   Result<Bytes> MakeReport(ByteSpan measurement, const ReportData& report_data,
                            Clock::WallTime at) const;
 
+  // A 32-byte key derived from the platform key and `label` (HKDF-SHA256): the sim sealing key.
+  Result<crypto::SecretBytes> DeriveKey(std::string_view label) const;
+
  private:
   SimPlatformKey() = default;
   struct Secret;
@@ -288,6 +291,10 @@ Bytes DecodeBinaryOrHex(ByteSpan data);
 // Reads PEM (one or several certificates) or DER (one) and returns DER certificates.
 Result<std::vector<Bytes>> ReadCertificateFile(const std::filesystem::path& path);
 Result<std::vector<Bytes>> ParseCertificates(ByteSpan data, std::string_view source_name);
+
+// Reads TDX collateral: one dcap-qvl style bundle, or Intel PCS responses (tcbInfo.json,
+// enclaveIdentity.json), one or several files, merged into the bundle Evidence::collateral holds.
+Result<Bytes> ReadCollateralFiles(const std::vector<std::filesystem::path>& paths);
 
 // ---------------------------------------------------------------------------------------------
 // Sealing keys (checkpoints at rest)

@@ -118,6 +118,15 @@ Result<Bytes> SimPlatformKey::MakeReport(ByteSpan measurement, const ReportData&
   return r;
 }
 
+Result<crypto::SecretBytes> SimPlatformKey::DeriveKey(std::string_view label) const {
+  // libsodium's secret key starts with the 32-byte seed.
+  crypto::Sha256Digest prk = crypto::HkdfSha256Extract(AsBytes("cairn/sim-platform-key/v1"),
+                                                      ByteSpan(secret_->sk, crypto_sign_SEEDBYTES));
+  auto key = crypto::HkdfSha256Expand(prk, AsBytes(label), 32);
+  crypto::Wipe(prk);
+  return key;
+}
+
 Result<std::string> GenerateSimPlatformKeyFile(const std::filesystem::path& path) {
   CAIRN_ASSIGN_OR_RETURN(SimPlatformKey key, SimPlatformKey::Generate());
   CAIRN_RETURN_IF_ERROR(key.Save(path));
