@@ -638,7 +638,8 @@ Verdict VerifyTdx(const Evidence& evidence, const Policy& policy, const VerifyOp
         const nlohmann::json tcb = nlohmann::json::parse(tcb_text);
         std::string wdetail;
         Clock::WallTime issued{};
-        checks.Add("tcb-info-validity", JsonWindow(tcb, options.at, &wdetail, &issued), "TCB info " + wdetail);
+        const bool tcb_current = JsonWindow(tcb, options.at, &wdetail, &issued);
+        checks.Add("tcb-info-validity", tcb_current, "TCB info " + wdetail);
         if (policy.max_evidence_age) {
           auto age = std::chrono::duration_cast<std::chrono::seconds>(options.at - issued);
           checks.Add("evidence-age", age <= *policy.max_evidence_age,
@@ -750,7 +751,8 @@ Verdict VerifyTdx(const Evidence& evidence, const Policy& policy, const VerifyOp
           verify_json("qe-identity-signature", qe_text, bundle["qe_identity_signature"].get<std::string>());
           const nlohmann::json qid = nlohmann::json::parse(qe_text);
           std::string qd;
-          checks.Add("qe-identity-validity", JsonWindow(qid, options.at, &qd, nullptr), "QE identity " + qd);
+          const bool qe_current = JsonWindow(qid, options.at, &qd, nullptr);
+          checks.Add("qe-identity-validity", qe_current, "QE identity " + qd);
           const std::uint8_t* qr = q.qe_report.data();
           auto misc = HexField(qid, "miscselect", 4);
           auto misc_mask = HexField(qid, "miscselectMask", 4);

@@ -76,6 +76,12 @@ TEST_F(TdxTest, V4AndV5WithCollateralUpToDate) {
     Verdict v = Run(Make(s, UpToDate()), p);
     EXPECT_TRUE(v.accepted) << "v" << version << " body " << body << "\n" << Dump(v);
     EXPECT_EQ(v.tcb_status, "UpToDate");
+    // Regression: the validity details were once empty (argument evaluation order).
+    for (const auto& c : v.checks) {
+      if (c.name == "tcb-info-validity" || c.name == "qe-identity-validity") {
+        EXPECT_NE(c.detail.find("current (2025-01-01"), std::string::npos) << c.name << ": " << c.detail;
+      }
+    }
   }
 }
 
