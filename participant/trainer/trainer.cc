@@ -440,7 +440,7 @@ Result<EvalStats> Trainer::Evaluate(const data::Dataset& d) const {
     const torch::Tensor x = torch::from_blob(const_cast<float*>(d.features.data()), x_shape, torch::kFloat);
     const torch::Tensor y = torch::from_blob(const_cast<std::int64_t*>(d.labels.data()), {d.rows}, torch::kLong);
     m.net->SetTraining(false);
-    constexpr std::int64_t kBatch = 1000;
+    constexpr std::int64_t kBatch = 256;  // measured: 128-256 keeps conv buffers in cache; 1000 is ~1.5x slower
     double loss_sum = 0;
     std::int64_t correct = 0;
     for (std::int64_t start = 0; start < d.rows; start += kBatch) {

@@ -54,5 +54,39 @@ TEST(StandardizerTest, RefusesEmptyAndMismatchedData) {
   EXPECT_NE(st.error().message().find("2 features"), std::string::npos);
 }
 
+TEST(StandardizerTest, SummedMomentsGiveThePooledStatistics) {
+  Dataset a = Make({1, 10, 2, 20}, 2, 2);
+  Dataset b = Make({3, 30, 6, 40, 8, 50}, 3, 2);
+  Dataset pooled = Make({1, 10, 2, 20, 3, 30, 6, 40, 8, 50}, 5, 2);
+  auto ma = ComputeMoments(a), mb = ComputeMoments(b);
+  ASSERT_TRUE(ma && mb);
+  FeatureMoments total;
+  ASSERT_TRUE(AddMoments(total, *ma));
+  ASSERT_TRUE(AddMoments(total, *mb));
+  EXPECT_EQ(total.count, 5);
+  auto federated = Standardizer::FromMoments(total);
+  auto central = Standardizer::Fit(pooled);
+  ASSERT_TRUE(federated && central);
+  for (int j = 0; j < 2; ++j) {
+    EXPECT_NEAR(federated->mean()[j], central->mean()[j], 1e-9);
+    EXPECT_NEAR(federated->stddev()[j], central->stddev()[j], 1e-9);
+  }
+  auto other = ComputeMoments(Make({1, 2, 3}, 1, 3));
+  ASSERT_TRUE(other);
+  EXPECT_FALSE(AddMoments(total, *other));
+  EXPECT_FALSE(Standardizer::FromMoments(FeatureMoments{}));
+}
+
+TEST(StandardizerTest, FromStatisticsChecksItsInput) {
+  auto s = Standardizer::FromStatistics({1.0, 2.0}, {2.0, 4.0});
+  ASSERT_TRUE(s);
+  Dataset d = Make({3, 10}, 1, 2);
+  ASSERT_TRUE(s->Apply(d));
+  EXPECT_FLOAT_EQ(d.features[0], 1.0f);
+  EXPECT_FLOAT_EQ(d.features[1], 2.0f);
+  EXPECT_FALSE(Standardizer::FromStatistics({1.0}, {0.0}));
+  EXPECT_FALSE(Standardizer::FromStatistics({1.0}, {1.0, 2.0}));
+}
+
 }  // namespace
 }  // namespace cairn::data
