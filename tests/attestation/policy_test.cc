@@ -150,8 +150,7 @@ TEST(PolicyTest, LoadPolicyFromFileAndExamples) {
   EXPECT_NE(missing.error().message().find("none.toml"), std::string::npos);
 
   // Every example policy in the repository parses.
-  const char* src = std::getenv("CAIRN_SOURCE_DIR");
-  std::filesystem::path examples = std::filesystem::path(src ? src : ".") / "examples" / "policies";
+  std::filesystem::path examples = testing::SourceDir() / "examples" / "policies";
   if (!std::filesystem::exists(examples)) GTEST_SKIP() << examples << " not found: skipping examples";
   int n = 0;
   for (const auto& e : std::filesystem::directory_iterator(examples)) {

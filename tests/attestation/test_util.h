@@ -32,14 +32,22 @@ class TempDir {
   std::filesystem::path path_;
 };
 
+// The source root: CAIRN_SOURCE_DIR, else the path compiled in.
+inline std::filesystem::path SourceDir() {
+  if (const char* src = std::getenv("CAIRN_SOURCE_DIR")) return src;
+#ifdef CAIRN_ATTESTATION_TEST_SOURCE_DIR
+  return CAIRN_ATTESTATION_TEST_SOURCE_DIR;
+#else
+  return ".";
+#endif
+}
+
 // ../shared/attestation-vectors, from CAIRN_SHARED_DIR or ../shared beside the source root;
 // nullopt when absent (callers GTEST_SKIP with a message).
 inline std::optional<std::filesystem::path> VectorsDir() {
   std::vector<std::filesystem::path> candidates;
   if (const char* s = std::getenv("CAIRN_SHARED_DIR")) candidates.emplace_back(s);
-  if (const char* src = std::getenv("CAIRN_SOURCE_DIR")) {
-    candidates.emplace_back(std::filesystem::path(src) / ".." / "shared");
-  }
+  candidates.emplace_back(SourceDir() / ".." / "shared");
   candidates.emplace_back("../shared");
   for (const auto& c : candidates) {
     auto dir = c / "attestation-vectors";
