@@ -22,16 +22,23 @@ std::string TorchMessage(const std::exception& e) {
   } else {
     msg = e.what();
   }
-  // Keep the first 3 non-empty lines, at most 600 characters.
   std::string out;
   std::istringstream lines(msg);
   std::string line;
-  int kept = 0;
-  while (kept < 3 && std::getline(lines, line)) {
-    if (line.find_first_not_of(" \t") == std::string::npos) continue;
-    if (!out.empty()) out += " | ";
-    out += line;
-    ++kept;
+  if (msg.find("Traceback of TorchScript") != std::string::npos) {
+    // Interpreter errors: source excerpts first, the cause ("RuntimeError: ...") on the last line.
+    while (std::getline(lines, line)) {
+      if (line.find_first_not_of(" \t") != std::string::npos) out = line;
+    }
+  } else {
+    // Keep the first 3 non-empty lines.
+    int kept = 0;
+    while (kept < 3 && std::getline(lines, line)) {
+      if (line.find_first_not_of(" \t") == std::string::npos) continue;
+      if (!out.empty()) out += " | ";
+      out += line;
+      ++kept;
+    }
   }
   if (out.size() > 600) out = out.substr(0, 600) + "...";
   return out.empty() ? std::string("unknown libtorch error") : out;
