@@ -6,7 +6,7 @@
 //   archive/data.pkl    pickle protocol 2: {name: torch._utils._rebuild_tensor_v2(
 //                         persistent_id(("storage", torch.FloatStorage, "<i>", "cpu", numel)),
 //                         0, shape, contiguous strides, False, collections.OrderedDict()), …}
-//   archive/byteorder   "little" (what PyTorch >= 2.1 writes; older readers ignore it)
+//   archive/byteorder   "little" (newer PyTorch versions write and read it; 1.13 ignores it)
 //   archive/data/<i>    tensor i's values, raw little-endian float32
 //   archive/version     "3\n"
 //
