@@ -492,8 +492,17 @@ Verdict VerifyTdx(const Evidence& evidence, const Policy& policy, const VerifyOp
   if (chain.empty()) {
     checks.Add("pck-chain", false, chain_err.empty() ? "no certificates in the PCK chain" : chain_err);
   } else {
-    // Leaf first as Intel emits it; find the issuer of each by name.
-    pck = &chain[0];
+    // The leaf is the certificate that issued no other (Intel emits it first, but order is not
+    // trusted); then its issuer and the root, by name.
+    for (auto& c : chain) {
+      bool issues_another = false;
+      for (auto& o : chain) issues_another |= (&o != &c) && IssuedBy(o.x509.get(), c.x509.get());
+      if (!issues_another && !IsSelfIssued(c.x509.get())) {
+        pck = &c;
+        break;
+      }
+    }
+    if (pck == nullptr) pck = &chain[0];
     for (auto& c : chain) {
       if (&c != pck && IssuedBy(pck->x509.get(), c.x509.get()) && !IsSelfIssued(c.x509.get())) pck_ca = &c;
     }
@@ -665,7 +674,8 @@ Verdict VerifyTdx(const Evidence& evidence, const Policy& policy, const VerifyOp
           if (!issuer || !CrlSignatureVerifies(crl->get(), issuer)) { crl_ok = false; crl_detail += std::string(key) + ": signature does not verify; "; return; }
           if (!CrlCurrentAt(crl->get(), at, &d)) { crl_ok = false; crl_detail += std::string(key) + " " + d + "; "; return; }
           for (X509* s : subjects) {
-            if (s && IsRevoked(crl->get(), s)) { crl_ok = false; crl_detail += std::string(key) + ": a certificate of the chain is REVOKED; "; return; }
+            // Serial numbers are unique per issuer only: look up certificates this CRL's issuer signed.
+            if (s && IssuedBy(s, issuer) && IsRevoked(crl->get(), s)) { crl_ok = false; crl_detail += std::string(key) + ": a certificate of the chain is REVOKED; "; return; }
           }
           crl_detail += std::string(key) + " " + d + ", nothing revoked; ";
         };

@@ -235,6 +235,38 @@ TEST_F(TdxTest, RevokedPckAndFmspcMismatch) {
   ASN1_TIME_free(nu);
   ExpectRejected(Make(spec_, j.dump()), pki.MakePolicy(), "crl");
 
+  // The same serial revoked by another issuer (the root's CRL) does not revoke the PCK certificate:
+  // serial numbers are unique per issuer only.
+  {
+    X509_CRL* rc = X509_CRL_new();
+    ASSERT_TRUE(X509_CRL_set_version(rc, 1));
+    ASSERT_TRUE(X509_CRL_set_issuer_name(rc, X509_get_subject_name(pki.root.cert.get())));
+    ASN1_TIME* t0 = ASN1_TIME_set(nullptr, pki.valid_from);
+    ASN1_TIME* t1 = ASN1_TIME_set(nullptr, pki.valid_to);
+    X509_CRL_set1_lastUpdate(rc, t0);
+    X509_CRL_set1_nextUpdate(rc, t1);
+    X509_REVOKED* rv = X509_REVOKED_new();
+    ASN1_INTEGER* sn = ASN1_INTEGER_new();
+    ASN1_INTEGER_set(sn, 77);
+    X509_REVOKED_set_serialNumber(rv, sn);
+    X509_REVOKED_set_revocationDate(rv, t0);
+    X509_CRL_add0_revoked(rc, rv);
+    ASSERT_GT(X509_CRL_sign(rc, pki.root.key.get(), EVP_sha256()), 0);
+    unsigned char* rder = nullptr;
+    int rlen = i2d_X509_CRL(rc, &rder);
+    auto k = nlohmann::json::parse(UpToDate());
+    k["root_ca_crl"] = HexEncode(ByteSpan(rder, static_cast<std::size_t>(rlen)));
+    OPENSSL_free(rder);
+    X509_CRL_free(rc);
+    ASN1_INTEGER_free(sn);
+    ASN1_TIME_free(t0);
+    ASN1_TIME_free(t1);
+    Evidence e = Make(spec_, k.dump());
+    e.certificates = {pki.pck.der};  // an operator certificate with serial 77, issued by the PCK CA
+    Verdict other = Run(e, pki.MakePolicy());
+    EXPECT_TRUE(other.accepted) << Dump(other);
+  }
+
   // The TCB info of another platform (FMSPC).
   ExpectRejected(Make(spec_, pki.MakeCollateral("UpToDate", 11, {}, false, 0, "00A06D080000")), pki.MakePolicy(),
                  "fmspc");
