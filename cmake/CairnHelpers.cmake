@@ -36,10 +36,11 @@ function(cairn_test name)
   target_compile_options(${name} PRIVATE ${CAIRN_WARNINGS})
   target_link_libraries(${name} PRIVATE ${ARG_DEPS} GTest::gtest GTest::gtest_main)
   set_target_properties(${name} PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${PROJECT_BINARY_DIR}/tests)
-  gtest_discover_tests(${name}
-    DISCOVERY_MODE PRE_TEST
-    PROPERTIES
-      LABELS "${ARG_LABELS}"
-      TIMEOUT ${ARG_TIMEOUT}
+  # An empty LABELS value would swallow the next property name: pass labels only when given.
+  set(props TIMEOUT ${ARG_TIMEOUT}
       ENVIRONMENT "CAIRN_SHARED_DIR=${CAIRN_SHARED_DIR};CAIRN_BIN_DIR=${PROJECT_BINARY_DIR}/bin;CAIRN_SOURCE_DIR=${PROJECT_SOURCE_DIR}")
+  if(ARG_LABELS)
+    list(APPEND props LABELS "${ARG_LABELS}")
+  endif()
+  gtest_discover_tests(${name} DISCOVERY_MODE PRE_TEST PROPERTIES ${props})
 endfunction()

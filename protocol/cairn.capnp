@@ -53,6 +53,7 @@ struct Welcome {
   headHash @2 :Data;         # hash of the last round result
   modelVersion @3 :UInt64;
   nonce @4 :Data;            # 32 bytes: a fresh aggregator nonce (mutual attestation)
+  wantFeatureStats @5 :Bool; # federated standardization: send FeatureStats now
 }
 
 enum Encoding {
@@ -72,6 +73,8 @@ struct Task {
   clipNorm @6 :Float64;      # L2 bound the aggregator enforces on each update (0 = none)
   seed @7 :UInt64;
   reportClipBit @8 :Bool;    # adaptive clipping: participant reports ‖Δ‖ ≤ clipNorm
+  featureMean @9 :List(Float64);  # federated standardization: pooled feature means
+  featureStd @10 :List(Float64);  # and standard deviations (empty = none)
 }
 
 struct ModelDownload {
@@ -200,6 +203,14 @@ struct Goodbye {
   reason @0 :Text;
 }
 
+# Federated standardization: a participant's local feature moments, seen only by the enclave,
+# which releases only the pooled mean and standard deviation (in every Task).
+struct FeatureStats {
+  count @0 :UInt64;
+  sum @1 :List(Float64);
+  sumSquares @2 :List(Float64);
+}
+
 struct Envelope {
   major @0 :UInt16;
   minor @1 :UInt16;
@@ -219,6 +230,7 @@ struct Envelope {
     error @14 :ErrorReply;
     goodbye @15 :Goodbye;
     ping @16 :Void;
+    featureStats @17 :FeatureStats;
   }
 }
 

@@ -28,6 +28,10 @@ void SetMetrics(capnp::List<wire::Metric>::Builder list, const std::vector<Metri
   }
 }
 
+void SetDoubles(capnp::List<double>::Builder list, const std::vector<double>& values) {
+  for (std::size_t i = 0; i < values.size(); ++i) list.set(static_cast<unsigned>(i), values[i]);
+}
+
 void FillBundle(wire::Evidence::Builder b, const EvidenceBundle& e) {
   b.setPlatform(static_cast<wire::Platform>(e.platform));
   b.setReport(DataOf(e.report));
@@ -57,6 +61,8 @@ void FillTask(wire::Task::Builder b, const Task& t) {
   b.setClipNorm(t.clip_norm);
   b.setSeed(t.seed);
   b.setReportClipBit(t.report_clip_bit);
+  SetDoubles(b.initFeatureMean(static_cast<unsigned>(t.feature_mean.size())), t.feature_mean);
+  SetDoubles(b.initFeatureStd(static_cast<unsigned>(t.feature_std.size())), t.feature_std);
 }
 
 struct BodyFiller {
@@ -93,6 +99,7 @@ struct BodyFiller {
     b.setHeadHash(DataOf(m.head_hash));
     b.setModelVersion(m.model_version);
     b.setNonce(DataOf(m.nonce));
+    b.setWantFeatureStats(m.want_feature_stats);
   }
   void operator()(const RoundOffer& m) {
     auto b = body.initRoundOffer();
@@ -170,6 +177,12 @@ struct BodyFiller {
   }
   void operator()(const Goodbye& m) { body.initGoodbye().setReason(m.reason); }
   void operator()(const Ping&) { body.setPing(); }
+  void operator()(const FeatureStats& m) {
+    auto b = body.initFeatureStats();
+    b.setCount(m.count);
+    SetDoubles(b.initSum(static_cast<unsigned>(m.sum.size())), m.sum);
+    SetDoubles(b.initSumSquares(static_cast<unsigned>(m.sum_squares.size())), m.sum_squares);
+  }
 };
 
 Bytes ToBytes(capnp::MallocMessageBuilder& builder) {
@@ -226,6 +239,16 @@ class Decoder {
     }
     return out;
   }
+  Result<std::vector<double>> Doubles(capnp::List<double>::Reader list, const char* field) {
+    if (list.size() > kMaxFeatures) {
+      return Fail(Bad(std::string(field) + " has " + std::to_string(list.size()) +
+                      " entries, above the limit of " + std::to_string(kMaxFeatures)));
+    }
+    std::vector<double> out;
+    out.reserve(list.size());
+    for (double v : list) out.push_back(v);
+    return out;
+  }
   Result<Encoding> Enc(wire::Encoding e, const char* field) {
     auto v = static_cast<unsigned>(e);
     if (v > static_cast<unsigned>(Encoding::kRing32)) return Fail(Bad(std::string(field) + " is an unknown encoding"));
@@ -275,6 +298,9 @@ class Decoder {
     t.clip_norm = r.getClipNorm();
     t.seed = r.getSeed();
     t.report_clip_bit = r.getReportClipBit();
+    CAIRN_ASSIGN_OR_RETURN(t.feature_mean, Doubles(r.getFeatureMean(), "feature mean"));
+    CAIRN_ASSIGN_OR_RETURN(t.feature_std, Doubles(r.getFeatureStd(), "feature std"));
+    if (t.feature_mean.size() != t.feature_std.size()) return Fail(Bad("feature mean and std differ in length"));
     return t;
   }
 };
@@ -322,6 +348,7 @@ Result<Message> Decoder::Body(wire::Envelope::Body::Reader body) {
       CAIRN_ASSIGN_OR_RETURN(m.head_hash, Data(r.getHeadHash(), 32, "head hash"));
       m.model_version = r.getModelVersion();
       CAIRN_ASSIGN_OR_RETURN(m.nonce, Fixed<32>(r.getNonce(), "welcome nonce"));
+      m.want_feature_stats = r.getWantFeatureStats();
       return m;
     }
     case wire::Envelope::Body::ROUND_OFFER: {
@@ -435,6 +462,15 @@ Result<Message> Decoder::Body(wire::Envelope::Body::Reader body) {
     }
     case wire::Envelope::Body::PING:
       return Ping{};
+    case wire::Envelope::Body::FEATURE_STATS: {
+      auto r = body.getFeatureStats();
+      FeatureStats m;
+      m.count = r.getCount();
+      CAIRN_ASSIGN_OR_RETURN(m.sum, Doubles(r.getSum(), "feature sums"));
+      CAIRN_ASSIGN_OR_RETURN(m.sum_squares, Doubles(r.getSumSquares(), "feature sums of squares"));
+      if (m.sum.size() != m.sum_squares.size()) return Fail(Bad("feature sums and sums of squares differ in length"));
+      return m;
+    }
   }
   return Fail(Bad("unknown message type " + std::to_string(static_cast<unsigned>(body.which()))));
 }

@@ -25,7 +25,8 @@ constexpr std::size_t kMaxParticipantIdBytes = 64;
 constexpr std::size_t kMaxParticipants = 1000;
 constexpr std::size_t kMaxMetrics = 64;
 constexpr std::size_t kMaxMetricNameBytes = 64;
-constexpr std::size_t kMaxTextBytes = 1024;  // details, reasons, software version, optimizer
+constexpr std::size_t kMaxTextBytes = 1024;
+constexpr std::size_t kMaxFeatures = 100000;  // federated standardization vectors  // details, reasons, software version, optimizer
 
 // Models and chunks.
 constexpr std::uint32_t kMinChunkBytes = 4u << 10;

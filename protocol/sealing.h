@@ -96,6 +96,7 @@ class ModelReceiver {
   // is out of range or a duplicate.
   Status Add(std::uint32_t index, ByteSpan sealed);
   bool complete() const { return received_ == layout_.chunks; }
+  bool has(std::uint32_t index) const { return index < have_.size() && have_[index]; }
   std::uint32_t received() const { return received_; }
   // Verifies the model hash and returns the parameters.
   Result<std::vector<float>> Finish();

@@ -59,7 +59,8 @@ const char* MessageName(const Message& m) {
   static constexpr const char* kNames[] = {
       "GetEvidence", "Evidence", "Hello",     "Welcome",     "RoundOffer",
       "UploadBegin", "UploadReady", "Commit", "CommitAck",   "Rejected",
-      "RoundResult", "EvalReport", "Error",   "Goodbye",     "Ping"};
+      "RoundResult", "EvalReport", "Error",   "Goodbye",     "Ping",
+      "FeatureStats"};
   static_assert(std::variant_size_v<Message> == std::size(kNames));
   return kNames[m.index()];
 }

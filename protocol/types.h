@@ -63,6 +63,7 @@ struct Welcome {
   Bytes head_hash;
   std::uint64_t model_version = 0;
   std::array<std::uint8_t, 32> nonce{};
+  bool want_feature_stats = false;
 };
 
 enum class Encoding : std::uint8_t { kFloat32 = 0, kBFloat16 = 1, kFloat16 = 2, kRing32 = 3 };
@@ -79,6 +80,8 @@ struct Task {
   double clip_norm = 0;
   std::uint64_t seed = 0;
   bool report_clip_bit = false;
+  std::vector<double> feature_mean;  // federated standardization (empty = none)
+  std::vector<double> feature_std;
   bool operator==(const Task&) const = default;
 };
 
@@ -207,9 +210,15 @@ struct Goodbye {
 
 struct Ping {};
 
+struct FeatureStats {
+  std::uint64_t count = 0;
+  std::vector<double> sum;
+  std::vector<double> sum_squares;
+};
+
 using Message = std::variant<GetEvidence, Evidence, Hello, Welcome, RoundOffer, UploadBegin,
                              UploadReady, Commit, CommitAck, Rejected, RoundResult, EvalReport,
-                             ErrorReply, Goodbye, Ping>;
+                             ErrorReply, Goodbye, Ping, FeatureStats>;
 
 // "GetEvidence", "Commit", ... for logs and errors.
 const char* MessageName(const Message& m);

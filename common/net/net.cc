@@ -215,7 +215,7 @@ Result<std::unique_ptr<HandshakeMonitor>> HandshakeMonitor::Attach(zmq::context_
   std::string addr = "inproc://monitor-" + name;
   int rc = zmq_socket_monitor(static_cast<void*>(socket), addr.c_str(),
                               ZMQ_EVENT_HANDSHAKE_SUCCEEDED | ZMQ_EVENT_HANDSHAKE_FAILED_AUTH |
-                                  ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL);
+                                  ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL | ZMQ_EVENT_DISCONNECTED);
   if (rc != 0) return Fail(ErrorCode::kInternal, "cannot monitor the control socket");
   zmq::socket_t mon(context, zmq::socket_type::pair);
   try {
@@ -239,6 +239,7 @@ HandshakeMonitor::State HandshakeMonitor::Poll() {
     if (id == ZMQ_EVENT_HANDSHAKE_SUCCEEDED) state_ = State::kSucceeded;
     else if (id == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH) state_ = State::kAuthFailed;
     else if (id == ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL) state_ = State::kProtocolFailed;
+    else if (id == ZMQ_EVENT_DISCONNECTED && state_ == State::kSucceeded) state_ = State::kDisconnected;
   }
   return state_;
 }

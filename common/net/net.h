@@ -100,11 +100,12 @@ class ZapAuthenticator {
 // server refused my key" (ZAP status 400) and "no server answered" apart.
 class HandshakeMonitor {
  public:
-  enum class State { kPending, kSucceeded, kAuthFailed, kProtocolFailed };
+  enum class State { kPending, kSucceeded, kAuthFailed, kProtocolFailed, kDisconnected };
   static Result<std::unique_ptr<HandshakeMonitor>> Attach(zmq::context_t& context,
                                                           zmq::socket_t& socket,
                                                           const std::string& name);
-  // Drains pending monitor events (non-blocking) and returns the latest state.
+  // Drains pending monitor events (non-blocking) and returns the latest state. A disconnect
+  // after a successful handshake is kDisconnected (the peer went away or restarted).
   State Poll();
   zmq::socket_t& socket() { return monitor_; }
 

@@ -1,0 +1,767 @@
+#include "aggregator/round_engine.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+
+#include "aggregator/privacy_engine.h"
+#include "aggregator/state_store.h"
+#include "aggregator/strategy/vector_math.h"
+#include "common/dp/clipping.h"
+#include "common/core/log.h"
+#include "protocol/round_result.h"
+
+namespace cairn::aggregator {
+
+using protocol::RejectCode;
+using Ms = std::chrono::milliseconds;
+
+namespace {
+std::int64_t ToMs(Clock::Duration d) { return std::chrono::duration_cast<Ms>(d).count(); }
+Clock::Duration Seconds(double s) {
+  return std::chrono::duration_cast<Clock::Duration>(std::chrono::duration<double>(s));
+}
+}  // namespace
+
+struct RoundEngine::RoundState {
+  std::uint64_t id = 0;
+  Clock::TimePoint started{};
+  Clock::TimePoint deadline{};
+  std::vector<std::string> cohort;
+  std::map<std::string, std::unique_ptr<Upload>> uploads;
+  std::deque<std::string> waiting;         // uploads waiting for a staging slot
+  std::set<std::string> committed;
+  std::vector<std::string> contributors;   // in commit order
+  std::vector<double> sum;                 // Σ weight·Δ (streaming strategies)
+  double total_weight = 0;
+  std::uint64_t total_examples = 0;
+  double weighted_loss = 0;                // Σ examples·train_loss
+  double loss_weight = 0;
+  std::uint64_t clip_bits_below = 0;       // adaptive clipping: updates within C
+  std::vector<std::vector<float>> held;    // robust strategies: every accepted update
+  std::vector<double> held_weights;
+
+  bool InCohort(const std::string& p) const {
+    return std::find(cohort.begin(), cohort.end(), p) != cohort.end();
+  }
+};
+
+RoundEngine::RoundEngine(EngineOptions options, const EnclaveKeys& keys, const Clock& clock,
+                         Outbox& outbox, StateStore& store, EngineState state)
+    : options_(std::move(options)), keys_(keys), clock_(clock), outbox_(outbox), store_(store),
+      state_(std::move(state)) {}
+
+RoundEngine::~RoundEngine() = default;
+
+Result<std::unique_ptr<RoundEngine>> RoundEngine::Create(EngineOptions options, const EnclaveKeys& keys,
+                                                         const Clock& clock, Outbox& outbox,
+                                                         StateStore& store, EngineState state) {
+  std::unique_ptr<RoundEngine> e(new RoundEngine(std::move(options), keys, clock, outbox, store, std::move(state)));
+  CAIRN_RETURN_IF_ERROR(e->Init());
+  return e;
+}
+
+Status RoundEngine::Init() {
+  const auto& fed = options_.federation;
+  std::size_t n = state_.model.size();
+  if (n == 0) return Fail(ErrorCode::kInvalidArgument, "the initial model has no parameters");
+  CAIRN_ASSIGN_OR_RETURN(strategy_, strategy::MakeStrategy(fed.strategy.name, fed.strategy.params, n));
+  if (!state_.strategy_state.empty()) {
+    CAIRN_RETURN_IF_ERROR(strategy_->LoadState(state_.strategy_state));
+  }
+  CAIRN_RETURN_IF_ERROR(strategy_->CheckCohort(fed.min_participants));
+  CAIRN_ASSIGN_OR_RETURN(privacy_, PrivacyEngine::Create(fed, state_.privacy_state));
+  if (privacy_->enabled() && strategy_->needs_all_updates()) {
+    return Fail(ErrorCode::kInvalidArgument,
+                "differential privacy needs a mean-based strategy (fedavg, fedavgm, fedadam, fedyogi, "
+                "fedadagrad, fedprox); '" + fed.strategy.name + "' has no bounded sensitivity");
+  }
+
+  upload_context_.federation_id = fed.id;
+  upload_context_.config_hash = options_.config_hash;
+  upload_context_.num_params = n;
+  upload_context_.chunk_bytes = fed.chunk_bytes;
+  upload_context_.encoding = fed.encoding;
+
+  // Memory: refuse at start a configuration the limit cannot hold.
+  std::uint64_t model_bytes = n * sizeof(float);
+  std::size_t slots = strategy_->needs_all_updates() ? fed.roster.size() : options_.server.max_concurrent_uploads;
+  std::uint64_t need = model_bytes /*global*/ + n * protocol::EncodingBytes(fed.encoding) /*sealed*/ +
+                       strategy_->MemoryBytes(fed.roster.size()) +
+                       (strategy_->needs_all_updates() ? 0 : slots * model_bytes);
+  if (options_.server.memory_limit_mb > 0 && need > options_.server.memory_limit_mb * (1ull << 20)) {
+    return Fail(ErrorCode::kResourceExhausted,
+                "strategy '" + fed.strategy.name + "' with " + std::to_string(fed.roster.size()) +
+                    " participants and " + std::to_string(n) + " parameters needs about " +
+                    std::to_string(need >> 20) + " MiB, above server.memory_limit_mb = " +
+                    std::to_string(options_.server.memory_limit_mb));
+  }
+  if (!strategy_->needs_all_updates()) {
+    for (std::size_t i = 0; i < slots; ++i) staging_pool_.emplace_back(n);
+  }
+  for (const auto& r : fed.roster) participants_[r.id];
+  CAIRN_RETURN_IF_ERROR(SealCurrentModel());
+  if (state_.completed_rounds >= fed.rounds) {
+    phase_ = Phase::kDone;
+    outcome_ = Ok();
+  }
+  return Ok();
+}
+
+Status RoundEngine::SealCurrentModel() {
+  CAIRN_ASSIGN_OR_RETURN(sealed_, protocol::SealedModel::Seal(state_.model_version, state_.model,
+                                                              options_.federation.encoding,
+                                                              options_.federation.chunk_bytes));
+  return Ok();
+}
+
+std::size_t RoundEngine::connected() const {
+  std::size_t n = 0;
+  for (const auto& [id, p] : participants_) n += p.connected ? 1 : 0;
+  return n;
+}
+
+const std::string* RoundEngine::SessionOwner(const SessionId& session) const {
+  auto it = sessions_.find(session);
+  return it == sessions_.end() ? nullptr : &it->second;
+}
+
+std::shared_ptr<const protocol::SealedModel> RoundEngine::SealedModelFor(std::uint64_t version) const {
+  if (sealed_ && sealed_->version() == version) return sealed_;
+  return nullptr;
+}
+
+void RoundEngine::RequestStop() { stop_requested_ = true; }
+
+// ---------------------------------------------------------------------------------------------
+// Control plane
+
+void RoundEngine::OnHello(const std::string& participant, const protocol::Hello& hello) {
+  auto it = participants_.find(participant);
+  if (it == participants_.end()) return;  // the ZAP handler admits roster members only
+  if (hello.config_hash != options_.config_hash) {
+    RejectTo(participant, 0, {RejectCode::kConfigMismatch,
+                              "the participant accepted another federation configuration than this aggregator serves"});
+    return;
+  }
+  // A participant that has seen a later result than our head detects a rollback itself; we
+  // refuse to serve it so it does not train on stale state.
+  if (hello.last_round > state_.head_round) {
+    RejectTo(participant, 0, {RejectCode::kRollback,
+                              "the participant has seen round " + std::to_string(hello.last_round) +
+                                  "; this aggregator's last result is round " + std::to_string(state_.head_round)});
+    return;
+  }
+  // A new connection replaces the old one: drop its session and any upload in flight.
+  ParticipantState& p = it->second;
+  if (p.connected) {
+    sessions_.erase(p.session);
+    ReleaseUpload(participant);
+  }
+  crypto::RandomBytes(p.session);
+  sessions_[p.session] = participant;
+  p.connected = true;
+
+  protocol::Welcome w;
+  w.session = p.session;
+  w.head_round = state_.head_round;
+  w.head_hash = state_.head_hash;
+  w.model_version = state_.model_version;
+  crypto::RandomBytes(w.nonce);
+  w.want_feature_stats = NeedFeatureStats() && !feature_stats_.contains(participant);
+  outbox_.Send(participant, w);
+  log::Info("participant_joined", {{"participant", participant}, {"round", state_.next_round},
+                                   {"participants", connected()}});
+
+  // Joining (or rejoining) while a round it belongs to is open: offer it again.
+  if (round_ && phase_ == Phase::kCollecting && round_->InCohort(participant) &&
+      !round_->committed.contains(participant)) {
+    protocol::RoundOffer offer;
+    offer.round = round_->id;
+    offer.model = sealed_->Download();
+    offer.task = MakeTask(round_->id);
+    auto now = clock_.Now();
+    offer.deadline_ms = round_->deadline > now ? static_cast<std::uint64_t>(ToMs(round_->deadline - now)) : 0;
+    offer.upload_chunk_bytes = options_.federation.chunk_bytes;
+    offer.upload_encoding = options_.federation.encoding;
+    offer.cohort_size = static_cast<std::uint32_t>(round_->cohort.size());
+    outbox_.Send(participant, offer);
+  }
+  Tick();
+}
+
+void RoundEngine::OnMessage(const std::string& participant, const protocol::Message& message) {
+  if (!participants_.contains(participant) || !participants_[participant].connected) {
+    RejectTo(participant, 0, {RejectCode::kMalformed, "send Hello first"});
+    return;
+  }
+  if (auto* m = std::get_if<protocol::UploadBegin>(&message)) {
+    OnUploadBegin(participant, *m);
+  } else if (auto* c = std::get_if<protocol::Commit>(&message)) {
+    OnCommit(participant, *c);
+  } else if (auto* e = std::get_if<protocol::EvalReport>(&message)) {
+    OnEvalReport(participant, *e);
+  } else if (auto* fs = std::get_if<protocol::FeatureStats>(&message)) {
+    OnFeatureStats(participant, *fs);
+  } else if (std::holds_alternative<protocol::Ping>(message)) {
+    // keepalive
+  } else if (std::holds_alternative<protocol::Goodbye>(message)) {
+    OnDisconnected(participant);
+  } else {
+    RejectTo(participant, 0, {RejectCode::kMalformed,
+                              std::string("a participant may not send ") + protocol::MessageName(message)});
+  }
+  Tick();
+}
+
+void RoundEngine::OnDisconnected(const std::string& participant) {
+  auto it = participants_.find(participant);
+  if (it == participants_.end() || !it->second.connected) return;
+  it->second.connected = false;
+  sessions_.erase(it->second.session);
+  ReleaseUpload(participant);
+  eval_pending_.erase(participant);
+  log::Info("participant_left", {{"participant", participant}, {"participants", connected()}});
+}
+
+void RoundEngine::RejectTo(const std::string& participant, std::uint64_t round, const Rejection& r) {
+  ++counters_.rejections[protocol::RejectCodeName(r.code)];
+  log::Warn("update_rejected", {{"participant", participant}, {"round", round},
+                                {"code", protocol::RejectCodeName(r.code)}, {"reason", r.detail}});
+  outbox_.Send(participant, protocol::Rejected{round, r.code, r.detail});
+}
+
+void RoundEngine::OnUploadBegin(const std::string& participant, const protocol::UploadBegin& begin) {
+  if (!round_ || phase_ != Phase::kCollecting || begin.round != round_->id) {
+    bool late = round_ == nullptr && begin.round + 1 == state_.next_round;
+    RejectTo(participant, begin.round,
+             {late ? RejectCode::kLateCommit : RejectCode::kWrongRound,
+              late ? "round " + std::to_string(begin.round) + " has closed"
+                   : "round " + std::to_string(begin.round) + " is not open"});
+    return;
+  }
+  if (!round_->InCohort(participant)) {
+    RejectTo(participant, begin.round, {RejectCode::kNotInCohort, "not selected for this round"});
+    return;
+  }
+  if (round_->committed.contains(participant)) {
+    RejectTo(participant, begin.round, {RejectCode::kDuplicate, "already committed an update this round"});
+    return;
+  }
+  // A new upload from the same participant replaces an unfinished one.
+  ReleaseUpload(participant);
+  auto upload = Upload::Begin(begin, participant, round_->id, keys_.hpke, upload_context_);
+  if (!upload) {
+    RejectTo(participant, begin.round, upload.error());
+    return;
+  }
+  round_->uploads[participant] = std::move(*upload);
+  round_->waiting.push_back(participant);
+  GrantSlots();
+}
+
+void RoundEngine::GrantSlots() {
+  if (!round_) return;
+  bool robust = strategy_->needs_all_updates();
+  while (!round_->waiting.empty() && (robust || !staging_pool_.empty())) {
+    std::string p = round_->waiting.front();
+    round_->waiting.pop_front();
+    auto it = round_->uploads.find(p);
+    if (it == round_->uploads.end()) continue;
+    if (robust) {
+      // Robust rules hold every update of the round; the memory check at start bounds this.
+      it->second->AttachStaging(std::vector<float>(state_.model.size()));
+    } else {
+      it->second->AttachStaging(std::move(staging_pool_.back()));
+      staging_pool_.pop_back();
+    }
+    it->second->set_state(Upload::State::kStreaming);
+    outbox_.Send(p, protocol::UploadReady{round_->id});
+  }
+}
+
+void RoundEngine::ReturnStaging(std::vector<float> buffer) {
+  if (buffer.empty() || strategy_->needs_all_updates()) return;
+  crypto::Wipe(MutableByteSpan(reinterpret_cast<std::uint8_t*>(buffer.data()), buffer.size() * sizeof(float)));
+  staging_pool_.push_back(std::move(buffer));
+}
+
+void RoundEngine::ReleaseUpload(const std::string& participant) {
+  if (!round_) return;
+  auto it = round_->uploads.find(participant);
+  if (it == round_->uploads.end()) return;
+  std::erase(round_->waiting, participant);
+  ReturnStaging(it->second->TakeStaging());
+  round_->uploads.erase(it);
+  GrantSlots();
+}
+
+void RoundEngine::OnUpdateChunk(const std::string& participant, const protocol::ChunkHeader& header,
+                                std::span<const std::uint8_t> payload) {
+  counters_.bytes_in += payload.size();
+  if (!round_ || phase_ != Phase::kCollecting || header.round != round_->id) {
+    ++counters_.chunks_dropped;
+    return;
+  }
+  auto it = round_->uploads.find(participant);
+  if (it == round_->uploads.end() || it->second->state() != Upload::State::kStreaming) {
+    ++counters_.chunks_dropped;
+    return;
+  }
+  auto r = it->second->AddChunk(header.index, header.last, payload);
+  if (!r) {
+    // A chunk that does not decrypt or does not fit poisons the whole upload: nothing of it will
+    // be aggregated. The participant may begin a fresh upload before the deadline.
+    RejectTo(participant, round_->id, r.error());
+    ReleaseUpload(participant);
+    return;
+  }
+  if (it->second->complete() && it->second->pending_commit) {
+    protocol::Commit commit = std::move(*it->second->pending_commit);
+    it->second->pending_commit.reset();
+    OnCommit(participant, commit);
+    Tick();
+  }
+}
+
+void RoundEngine::OnCommit(const std::string& participant, const protocol::Commit& commit) {
+  if (!round_ || phase_ != Phase::kCollecting || commit.round != round_->id) {
+    bool late = commit.round + 1 == state_.next_round || (round_ && commit.round < round_->id);
+    RejectTo(participant, commit.round,
+             {late ? RejectCode::kLateCommit : RejectCode::kWrongRound,
+              late ? "round " + std::to_string(commit.round) + " closed before this commit arrived"
+                   : "round " + std::to_string(commit.round) + " is not open"});
+    return;
+  }
+  if (round_->committed.contains(participant)) {
+    RejectTo(participant, commit.round, {RejectCode::kDuplicate, "already committed an update this round"});
+    return;
+  }
+  auto it = round_->uploads.find(participant);
+  if (it == round_->uploads.end() || it->second->state() != Upload::State::kStreaming) {
+    RejectTo(participant, commit.round, {RejectCode::kNoUpload, "no upload in progress to commit"});
+    return;
+  }
+  Upload& up = *it->second;
+  if (!up.complete() && commit.chunks == up.chunks() && !up.pending_commit) {
+    // The data plane is behind the control plane: wait for the last chunks (until the deadline).
+    up.pending_commit = commit;
+    return;
+  }
+  if (auto ok = up.CheckCommit(commit); !ok) {
+    RejectTo(participant, commit.round, ok.error());
+    ReleaseUpload(participant);
+    return;
+  }
+  if (commit.num_examples == 0 || commit.num_examples > (1ull << 40)) {
+    RejectTo(participant, commit.round, {RejectCode::kMalformed, "the example count must be in [1, 2^40]"});
+    ReleaseUpload(participant);
+    return;
+  }
+  std::span<float> delta = up.staging();
+  double squared = strategy::SquaredNorm(delta);  // finite iff every value is
+  if (!std::isfinite(squared)) {
+    RejectTo(participant, commit.round, {RejectCode::kNonFinite, "the update contains NaN or infinite values"});
+    ReleaseUpload(participant);
+    return;
+  }
+  // Norm rules. With DP every update is clipped to C whatever the participant did. Without DP an
+  // optional bound rejects outliers (slack for the participant's own float rounding).
+  double norm = std::sqrt(squared);
+  double weight = static_cast<double>(commit.num_examples);
+  if (privacy_->enabled()) {
+    auto scale = dp::ClipToNorm(delta, privacy_->clip_norm());
+    if (!scale) {
+      RejectTo(participant, commit.round, {RejectCode::kMalformed, scale.error().message()});
+      ReleaseUpload(participant);
+      return;
+    }
+    weight = 1.0;  // DP-FedAvg: equal weights, fixed denominator
+  } else if (double bound = options_.federation.max_update_norm;
+             bound > 0 && norm > bound * (1 + strategy::kNormBoundSlack)) {
+    RejectTo(participant, commit.round,
+             {RejectCode::kNormTooLarge, "the update's L2 norm exceeds federation.max_update_norm"});
+    ReleaseUpload(participant);
+    return;
+  }
+  if (observer_) observer_(participant, delta);
+
+  if (strategy_->needs_all_updates()) {
+    round_->held.push_back(up.TakeStaging());
+    round_->held_weights.push_back(weight);
+  } else {
+    if (round_->sum.empty()) round_->sum.assign(delta.size(), 0.0);
+    // The strategy's norm bound scales the update in the fold (robust rules clip it themselves).
+    strategy::AccumulateWeighted(round_->sum, delta, weight * strategy::ClipScale(norm, strategy_->norm_bound()));
+    ReturnStaging(up.TakeStaging());  // wiped on return
+  }
+  round_->total_weight += weight;
+  round_->total_examples += commit.num_examples;
+  for (const auto& m : commit.metrics) {
+    if (m.name == "train_loss" && std::isfinite(m.value)) {
+      round_->weighted_loss += m.value * static_cast<double>(commit.num_examples);
+      round_->loss_weight += static_cast<double>(commit.num_examples);
+    }
+  }
+  if (commit.within_clip) ++round_->clip_bits_below;
+  round_->uploads.erase(it);
+  round_->committed.insert(participant);
+  round_->contributors.push_back(participant);
+  outbox_.Send(participant, protocol::CommitAck{round_->id});
+  log::Info("update_committed", {{"participant", participant}, {"round", round_->id},
+                                 {"committed", round_->committed.size()}, {"cohort", round_->cohort.size()}});
+  GrantSlots();
+}
+
+void RoundEngine::OnEvalReport(const std::string& participant, const protocol::EvalReport& report) {
+  if (report.model_version > state_.model_version) return;  // not a model we published
+  auto s = store_.AppendEvaluation(participant, report);
+  if (!s) log::Error("state_write_failed", {{"error", s.error().message()}});
+  participants_[participant].last_eval_version = report.model_version;
+  if (report.model_version == state_.model_version) eval_pending_.erase(participant);
+}
+
+protocol::Task RoundEngine::MakeTask(std::uint64_t round) const {
+  protocol::Task task = options_.federation.task;
+  if (privacy_->enabled()) task.clip_norm = privacy_->clip_norm();
+  if (strategy_->proximal_mu() > 0) task.proximal_mu = strategy_->proximal_mu();
+  task.seed = options_.federation.task.seed * 1'000'003 + round;
+  task.feature_mean = state_.feature_mean;
+  task.feature_std = state_.feature_std;
+  return task;
+}
+
+bool RoundEngine::NeedFeatureStats() const {
+  return options_.federation.standardization == "federated" && state_.feature_mean.empty();
+}
+
+void RoundEngine::OnFeatureStats(const std::string& participant, const protocol::FeatureStats& stats) {
+  if (!NeedFeatureStats()) return;  // already frozen: later reports change nothing
+  const auto& shape = options_.federation.model.input_shape;
+  std::size_t features = 1;
+  for (auto d : shape) features *= static_cast<std::size_t>(d);
+  bool ok = stats.count > 0 && stats.count < (1ull << 40) && stats.sum.size() == features &&
+            stats.sum_squares.size() == features;
+  for (std::size_t i = 0; ok && i < stats.sum.size(); ++i) {
+    ok = std::isfinite(stats.sum[i]) && std::isfinite(stats.sum_squares[i]) && stats.sum_squares[i] >= 0;
+  }
+  if (!ok) {
+    RejectTo(participant, 0, {RejectCode::kWrongShape, "feature statistics must have " + std::to_string(features) +
+                                                           " finite sums and sums of squares and a positive count"});
+    return;
+  }
+  feature_stats_[participant] = stats;
+  log::Info("feature_stats_received", {{"participant", participant}, {"count", feature_stats_.size()}});
+}
+
+bool RoundEngine::FreezeFeatureStats() {
+  if (feature_stats_.size() < options_.federation.min_participants) return false;
+  std::size_t f = feature_stats_.begin()->second.sum.size();
+  std::vector<double> sum(f, 0), sq(f, 0);
+  double n = 0;
+  for (const auto& [id, s] : feature_stats_) {
+    n += static_cast<double>(s.count);
+    for (std::size_t j = 0; j < f; ++j) {
+      sum[j] += s.sum[j];
+      sq[j] += s.sum_squares[j];
+    }
+  }
+  state_.feature_mean.resize(f);
+  state_.feature_std.resize(f);
+  for (std::size_t j = 0; j < f; ++j) {
+    double mean = sum[j] / n;
+    double var = std::max(0.0, sq[j] / n - mean * mean);
+    state_.feature_mean[j] = mean;
+    state_.feature_std[j] = var > 1e-24 ? std::sqrt(var) : 1.0;
+  }
+  log::Info("feature_stats_frozen", {{"participants", feature_stats_.size()}});
+  feature_stats_.clear();
+  return true;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Time and phases
+
+Clock::TimePoint RoundEngine::NextWakeup() const {
+  auto far = clock_.Now() + std::chrono::hours(1);
+  switch (phase_) {
+    case Phase::kCollecting:
+      return round_ ? round_->deadline : far;
+    case Phase::kEvaluating:
+      return eval_deadline_;
+    case Phase::kWaitingForCohort: {
+      auto t = far;
+      if (quorum_since_) t = std::min(t, *quorum_since_ + Seconds(options_.federation.cohort_wait_s));
+      if (start_wait_since_ && options_.federation.start_timeout_s > 0) {
+        t = std::min(t, *start_wait_since_ + Seconds(options_.federation.start_timeout_s));
+      }
+      return t;
+    }
+    case Phase::kDone:
+      return far;
+  }
+  return far;
+}
+
+void RoundEngine::Tick() {
+  auto now = clock_.Now();
+  switch (phase_) {
+    case Phase::kWaitingForCohort:
+      MaybeStartRound();
+      break;
+    case Phase::kCollecting:
+      if (round_ && (round_->committed.size() == round_->cohort.size() || now >= round_->deadline)) Finalize();
+      break;
+    case Phase::kEvaluating:
+      if (eval_pending_.empty() || now >= eval_deadline_) Finish(Ok());
+      break;
+    case Phase::kDone:
+      break;
+  }
+}
+
+void RoundEngine::MaybeStartRound() {
+  const auto& fed = options_.federation;
+  auto now = clock_.Now();
+  if (stop_requested_) {
+    Finish(Fail(ErrorCode::kAborted, "stopped on request before round " + std::to_string(state_.next_round)));
+    return;
+  }
+  if (!start_wait_since_) start_wait_since_ = now;
+  std::size_t n = connected();
+  if (n < fed.min_participants) {
+    quorum_since_.reset();
+    if (fed.start_timeout_s > 0 && now >= *start_wait_since_ + Seconds(fed.start_timeout_s)) {
+      Finish(Fail(ErrorCode::kDeadlineExceeded,
+                  "only " + std::to_string(n) + " of the " + std::to_string(fed.min_participants) +
+                      " participants the quorum needs connected within federation.start_timeout_s"));
+    }
+    return;
+  }
+  if (!quorum_since_) quorum_since_ = now;
+  bool everyone = n == fed.roster.size();
+  if (NeedFeatureStats()) {
+    // Federated standardization: the pooled statistics come first, from every connected site
+    // (or, after cohort_wait, from at least a quorum of sites).
+    std::size_t reported = 0;
+    for (const auto& [id, p] : participants_) reported += (p.connected && feature_stats_.contains(id)) ? 1 : 0;
+    bool all_reported = reported == n;
+    if (!(all_reported && everyone) && now < *quorum_since_ + Seconds(fed.cohort_wait_s)) return;
+    if (!FreezeFeatureStats()) return;
+    StartRound();
+    return;
+  }
+  if (!everyone && now < *quorum_since_ + Seconds(fed.cohort_wait_s)) return;
+  StartRound();
+}
+
+void RoundEngine::StartRound() {
+  const auto& fed = options_.federation;
+  std::vector<std::string> roster;
+  std::set<std::string> candidates;
+  for (const auto& r : fed.roster) {
+    roster.push_back(r.id);
+    if (participants_[r.id].connected) candidates.insert(r.id);
+  }
+  // Privacy: refuse a round the budget cannot pay for; sample the cohort as the accountant assumes.
+  if (auto s = privacy_->CheckBudgetForNextRound(); !s) {
+    log::Error("privacy_budget_exhausted", {{"round", state_.next_round}, {"epsilon", privacy_->epsilon_spent()},
+                                            {"reason", s.error().message()}});
+    PublishResult(BaseResult(protocol::RoundStatus::kAborted, s.error().message()));
+    Finish(Fail(s.error()));
+    return;
+  }
+  auto cohort = privacy_->SelectCohort(roster, candidates);
+  if (!cohort) {
+    Finish(Fail(cohort.error()));
+    return;
+  }
+  round_ = std::make_unique<RoundState>();
+  round_->id = state_.next_round;
+  round_->started = clock_.Now();
+  round_->deadline = round_->started + Seconds(fed.round_timeout_s);
+  round_->cohort = std::move(*cohort);
+  phase_ = Phase::kCollecting;
+  quorum_since_.reset();
+
+  protocol::RoundOffer offer;
+  offer.round = round_->id;
+  offer.model = sealed_->Download();
+  offer.task = MakeTask(round_->id);
+  offer.deadline_ms = static_cast<std::uint64_t>(fed.round_timeout_s * 1000);
+  offer.upload_chunk_bytes = fed.chunk_bytes;
+  offer.upload_encoding = fed.encoding;
+  offer.cohort_size = static_cast<std::uint32_t>(round_->cohort.size());
+  log::Info("round_started", {{"round", round_->id}, {"cohort", round_->cohort.size()},
+                              {"participants", candidates.size()}, {"model_version", state_.model_version},
+                              {"deadline_ms", offer.deadline_ms}});
+  for (const auto& p : round_->cohort) {
+    if (!outbox_.Send(p, offer)) OnDisconnected(p);
+  }
+  if (round_->cohort.empty()) Finalize();  // Poisson sampling can pick nobody
+}
+
+protocol::RoundResult RoundEngine::BaseResult(protocol::RoundStatus status, std::string detail) const {
+  protocol::RoundResult r;
+  r.federation_id = options_.federation.id;
+  r.round = state_.next_round;
+  r.status = status;
+  r.detail = std::move(detail);
+  r.model_version = state_.model_version;
+  r.model_hash = sealed_->hash();
+  r.num_params = state_.model.size();
+  r.strategy = strategy_->name();
+  for (const auto& [k, v] : strategy_->params()) r.strategy_params.push_back({k, v});
+  r.platform = options_.platform;
+  r.config_hash = options_.config_hash;
+  r.epsilon_spent = privacy_->epsilon_spent();
+  r.delta = privacy_->enabled() ? options_.federation.privacy.delta : 0;
+  r.noise_multiplier = privacy_->enabled() ? privacy_->noise_multiplier() : 0;
+  r.clip_norm = privacy_->enabled() ? privacy_->clip_norm() : options_.federation.max_update_norm;
+  r.prev_hash = state_.head_hash;
+  r.unix_millis = UnixMillis(clock_.WallNow());
+  return r;
+}
+
+void RoundEngine::Finalize() {
+  const auto& fed = options_.federation;
+  RoundState& rs = *round_;
+  std::size_t n = rs.committed.size();
+  std::uint64_t duration_ms = static_cast<std::uint64_t>(ToMs(clock_.Now() - rs.started));
+  // Anything still uploading is dropped (its staging buffer returns to the pool).
+  std::vector<std::string> unfinished;
+  for (const auto& [p, u] : rs.uploads) unfinished.push_back(p);
+  for (const auto& p : unfinished) ReleaseUpload(p);
+
+  bool quorum = n >= fed.min_participants;
+  // DP with sampling: a round with fewer than the quorum still spends privacy if it releases
+  // anything; it releases nothing, so it spends nothing.
+  protocol::RoundResult result;
+  if (!quorum) {
+    result = BaseResult(protocol::RoundStatus::kFailedQuorum,
+                        std::to_string(n) + " of " + std::to_string(rs.cohort.size()) +
+                            " participants committed before the deadline; the quorum is " +
+                            std::to_string(fed.min_participants));
+    result.contributors = rs.contributors;
+    ++state_.retries;
+    log::Warn("round_failed", {{"round", rs.id}, {"committed", n}, {"quorum", fed.min_participants},
+                               {"duration_ms", duration_ms}, {"retries", state_.retries}});
+  } else {
+    result = BaseResult(protocol::RoundStatus::kCompleted, "");
+    auto s = FinalizeCompleted(result);
+    if (!s) {
+      // The aggregate could not be applied (e.g. a robust rule's precondition): the round aborts,
+      // the model is unchanged, and the signed result says why.
+      result = BaseResult(protocol::RoundStatus::kAborted, s.error().message());
+      result.contributors = rs.contributors;
+      ++state_.retries;
+      log::Error("round_aborted", {{"round", rs.id}, {"reason", s.error().message()}});
+    } else {
+      state_.retries = 0;
+      log::Info("round_completed", {{"round", rs.id}, {"committed", n}, {"cohort", rs.cohort.size()},
+                                    {"duration_ms", duration_ms}, {"epsilon", privacy_->epsilon_spent()},
+                                    {"model_version", state_.model_version}});
+    }
+  }
+  round_.reset();
+  state_.next_round++;
+  bool completed = result.status == protocol::RoundStatus::kCompleted;
+  bool last = completed && state_.completed_rounds >= fed.rounds;
+  bool give_up = !completed && (fed.on_quorum_failure == "fail" || state_.retries > fed.max_round_retries);
+  result.final = last || give_up || stop_requested_;
+  PublishResult(std::move(result));
+  if (last) {
+    phase_ = Phase::kEvaluating;
+    eval_deadline_ = clock_.Now() + Seconds(fed.eval_timeout_s);
+    eval_pending_.clear();
+    for (const auto& [id, p] : participants_) {
+      if (p.connected && p.last_eval_version < state_.model_version) eval_pending_.insert(id);
+    }
+    Tick();
+  } else if (give_up) {
+    Finish(Fail(ErrorCode::kAborted, "round " + std::to_string(state_.next_round - 1) +
+                                         " failed and the configuration does not retry it further"));
+  } else if (stop_requested_) {
+    Finish(Fail(ErrorCode::kAborted, "stopped on request"));
+  } else {
+    phase_ = Phase::kWaitingForCohort;
+    MaybeStartRound();
+  }
+}
+
+Status RoundEngine::FinalizeCompleted(protocol::RoundResult& result) {
+  RoundState& rs = *round_;
+  std::span<float> model(state_.model);
+  if (strategy_->needs_all_updates()) {
+    std::vector<std::span<const float>> deltas;
+    for (const auto& h : rs.held) deltas.emplace_back(h);
+    CAIRN_RETURN_IF_ERROR(strategy_->ApplyRobust(model, deltas, rs.held_weights));
+    for (auto& h : rs.held) crypto::Wipe(MutableByteSpan(reinterpret_cast<std::uint8_t*>(h.data()), h.size() * 4));
+    rs.held.clear();
+  } else {
+    if (privacy_->enabled()) {
+      CAIRN_RETURN_IF_ERROR(privacy_->NoiseAndAverage(rs.sum, rs.committed.size()));
+    } else {
+      strategy::DivideInPlace(rs.sum, rs.total_weight);
+    }
+    CAIRN_RETURN_IF_ERROR(strategy_->ApplyMean(model, rs.sum));
+    rs.sum.clear();
+    rs.sum.shrink_to_fit();
+  }
+  if (privacy_->enabled()) {
+    CAIRN_RETURN_IF_ERROR(privacy_->ChargeRound(rs.clip_bits_below, rs.committed.size()));
+  }
+  state_.model_version++;
+  state_.completed_rounds++;
+  state_.strategy_state = strategy_->SaveState();
+  state_.privacy_state = privacy_->SaveState();
+  CAIRN_RETURN_IF_ERROR(SealCurrentModel());
+  result.contributors = rs.contributors;
+  result.num_examples = rs.total_examples;
+  result.model_version = state_.model_version;
+  result.model_hash = sealed_->hash();
+  result.epsilon_spent = privacy_->epsilon_spent();
+  if (privacy_->enabled()) result.clip_norm = privacy_->clip_norm_used();
+  if (rs.loss_weight > 0) result.metrics.push_back({"train_loss", rs.weighted_loss / rs.loss_weight});
+  result.metrics.push_back({"participants", static_cast<double>(rs.committed.size())});
+  if (auto s = store_.SaveModel(state_.model); !s) {
+    log::Error("state_write_failed", {{"error", s.error().message()}});
+  }
+  return Ok();
+}
+
+void RoundEngine::PublishResult(protocol::RoundResult result) {
+  protocol::SignResult(result, keys_.signing);
+  auto hash = protocol::ResultHash(result);
+  state_.head_round = result.round;
+  state_.head_hash.assign(hash.begin(), hash.end());
+  if (auto s = store_.AppendResult(result); !s) {
+    log::Error("state_write_failed", {{"error", s.error().message()}});
+  }
+  if (store_.can_checkpoint()) {
+    if (auto s = store_.SaveCheckpoint(state_); !s) {
+      log::Error("checkpoint_failed", {{"error", s.error().message()}});
+    }
+  }
+  result.model = sealed_->Download();
+  for (const auto& [id, p] : participants_) {
+    if (p.connected && !outbox_.Send(id, result)) OnDisconnected(id);
+  }
+}
+
+void RoundEngine::Finish(Status outcome) {
+  if (phase_ == Phase::kDone) return;
+  phase_ = Phase::kDone;
+  outcome_ = std::move(outcome);
+  protocol::Goodbye bye{outcome_ ? "the federation has finished" : outcome_.error().message()};
+  for (const auto& [id, p] : participants_) {
+    if (p.connected) outbox_.Send(id, bye);
+  }
+  if (outcome_) {
+    log::Info("federation_finished", {{"rounds", state_.completed_rounds}, {"epsilon", privacy_->epsilon_spent()}});
+  } else {
+    log::Error("federation_stopped", {{"rounds", state_.completed_rounds}, {"reason", outcome_.error().message()}});
+  }
+}
+
+}  // namespace cairn::aggregator

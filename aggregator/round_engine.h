@@ -1,0 +1,190 @@
+// The round engine: the aggregator's state machine, independent of sockets.
+//
+// Inputs are events (a participant said hello, began an upload, sent a chunk, committed, reported
+// an evaluation; time passed); outputs are control messages through an Outbox. The server
+// (aggregator/server.h) owns the sockets and feeds the engine from one thread.
+//
+// Round lifecycle (docs/protocol.md has the diagram):
+//   kWaitingForCohort --quorum connected (and the roster complete, or cohort_wait passed)-->
+//   kCollecting --all committed, or the deadline--> finalize -->
+//     completed: new model, signed result, next round (or kEvaluating after the last)
+//     too few commits: signed failed-quorum result; retry or stop, as configured
+//   kEvaluating --evaluation reports in, or eval_timeout--> kDone
+//
+// Memory: one global model, one sealed copy for downloads, the double running sum, and
+// max_concurrent_uploads staging buffers (streaming strategies); robust strategies hold every
+// update of the round. Flat in the number of participants for streaming strategies.
+//
+// Thread safety: none; one thread drives an engine.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <deque>
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "aggregator/enclave_keys.h"
+#include "aggregator/strategy/strategy.h"
+#include "aggregator/upload.h"
+#include "common/core/clock.h"
+#include "protocol/federation_config.h"
+#include "protocol/sealing.h"
+#include "protocol/types.h"
+
+namespace cairn::aggregator {
+
+class StateStore;
+class PrivacyEngine;
+
+using SessionId = std::array<std::uint8_t, 16>;
+
+class Outbox {
+ public:
+  virtual ~Outbox() = default;
+  // Sends a control message to a participant's current connection. False when it is gone.
+  virtual bool Send(const std::string& participant, const protocol::Message& message) = 0;
+};
+
+struct EngineOptions {
+  protocol::FederationConfig federation;
+  crypto::Sha256Digest config_hash{};
+  protocol::ServerConfig server;
+  std::string platform;  // evidence platform and provider, recorded in every result
+};
+
+// The state that survives a restart (checkpointed after every round).
+struct EngineState {
+  std::uint64_t next_round = 1;        // id of the next round to run
+  std::uint64_t completed_rounds = 0;  // rounds with status completed
+  std::uint64_t model_version = 0;
+  std::vector<float> model;
+  Bytes strategy_state;
+  Bytes privacy_state;
+  std::uint64_t head_round = 0;        // last result in the chain
+  Bytes head_hash;                     // its hash (empty before the first)
+  std::uint32_t retries = 0;           // consecutive failed attempts of the current round
+  std::vector<double> feature_mean;    // federated standardization, frozen before round 1
+  std::vector<double> feature_std;
+};
+
+class RoundEngine {
+ public:
+  enum class Phase { kWaitingForCohort, kCollecting, kEvaluating, kDone };
+
+  static Result<std::unique_ptr<RoundEngine>> Create(EngineOptions options, const EnclaveKeys& keys,
+                                                     const Clock& clock, Outbox& outbox,
+                                                     StateStore& store, EngineState state);
+  ~RoundEngine();
+
+  // Control plane. `participant` comes from the ZAP handler (the roster id of the Curve key).
+  void OnHello(const std::string& participant, const protocol::Hello& hello);
+  void OnMessage(const std::string& participant, const protocol::Message& message);
+  // A participant's connection is gone (send failed); its upload slot is released.
+  void OnDisconnected(const std::string& participant);
+
+  // Data plane.
+  const std::string* SessionOwner(const SessionId& session) const;
+  void OnUpdateChunk(const std::string& participant, const protocol::ChunkHeader& header,
+                     std::span<const std::uint8_t> payload);
+  // The sealed model of `version`, when it is the current one.
+  std::shared_ptr<const protocol::SealedModel> SealedModelFor(std::uint64_t version) const;
+
+  // Deadlines and phase changes; call after events and when NextWakeup() passes.
+  void Tick();
+  Clock::TimePoint NextWakeup() const;
+
+  Phase phase() const { return phase_; }
+  bool done() const { return phase_ == Phase::kDone; }
+  // Ok when the federation ran to its end; the reason otherwise (budget, quorum failure).
+  const Status& outcome() const { return outcome_; }
+  // Asks the engine to stop after the current round (SIGTERM): no new round starts.
+  void RequestStop();
+
+  const EngineState& state() const { return state_; }
+  std::uint64_t model_version() const { return state_.model_version; }
+  std::size_t connected() const;
+
+  // Counters for metrics.
+  struct Counters {
+    std::uint64_t bytes_in = 0;
+    std::uint64_t bytes_out = 0;
+    std::uint64_t chunks_dropped = 0;
+    std::map<std::string, std::uint64_t> rejections;  // by reject-code name
+  };
+  const Counters& counters() const { return counters_; }
+  void CountBytesOut(std::uint64_t n) { counters_.bytes_out += n; }
+  void CountDroppedChunk() { ++counters_.chunks_dropped; }
+
+  // Test hook: called with every update as it is folded into the aggregate (tests check what
+  // the enclave sees). Not set in production.
+  using UpdateObserver = std::function<void(const std::string& participant, std::span<const float> update)>;
+  void SetUpdateObserverForTesting(UpdateObserver observer) { observer_ = std::move(observer); }
+
+ private:
+  struct ParticipantState {
+    SessionId session{};
+    bool connected = false;
+    std::uint64_t last_eval_version = 0;
+  };
+  struct RoundState;
+
+  RoundEngine(EngineOptions options, const EnclaveKeys& keys, const Clock& clock, Outbox& outbox,
+              StateStore& store, EngineState state);
+  Status Init();
+  Status SealCurrentModel();
+  void MaybeStartRound();
+  void StartRound();
+  void OnUploadBegin(const std::string& participant, const protocol::UploadBegin& begin);
+  void OnCommit(const std::string& participant, const protocol::Commit& commit);
+  void OnEvalReport(const std::string& participant, const protocol::EvalReport& report);
+  void OnFeatureStats(const std::string& participant, const protocol::FeatureStats& stats);
+  bool NeedFeatureStats() const;
+  // Pools the received moments into the state's feature mean and std; false when too few sites
+  // have reported.
+  bool FreezeFeatureStats();
+  protocol::Task MakeTask(std::uint64_t round) const;
+  void GrantSlots();
+  void ReleaseUpload(const std::string& participant);
+  void ReturnStaging(std::vector<float> buffer);
+  void RejectTo(const std::string& participant, std::uint64_t round, const Rejection& rejection);
+  void Finalize();
+  Status FinalizeCompleted(protocol::RoundResult& result);
+  void PublishResult(protocol::RoundResult result);
+  void Finish(Status outcome);
+  protocol::RoundResult BaseResult(protocol::RoundStatus status, std::string detail) const;
+
+  EngineOptions options_;
+  const EnclaveKeys& keys_;
+  const Clock& clock_;
+  Outbox& outbox_;
+  StateStore& store_;
+  EngineState state_;
+  std::unique_ptr<strategy::Strategy> strategy_;
+  std::unique_ptr<PrivacyEngine> privacy_;
+  UploadContext upload_context_;
+
+  Phase phase_ = Phase::kWaitingForCohort;
+  Status outcome_;
+  bool stop_requested_ = false;
+  std::map<std::string, ParticipantState> participants_;
+  std::map<SessionId, std::string> sessions_;
+  std::shared_ptr<const protocol::SealedModel> sealed_;
+  std::unique_ptr<RoundState> round_;
+  std::optional<Clock::TimePoint> quorum_since_;
+  std::optional<Clock::TimePoint> start_wait_since_;
+  Clock::TimePoint eval_deadline_{};
+  std::set<std::string> eval_pending_;
+  std::vector<std::vector<float>> staging_pool_;  // free staging buffers
+  std::map<std::string, protocol::FeatureStats> feature_stats_;  // until frozen
+  Counters counters_;
+  UpdateObserver observer_;
+};
+
+}  // namespace cairn::aggregator

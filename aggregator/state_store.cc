@@ -1,0 +1,187 @@
+#include "aggregator/state_store.h"
+
+#include <bit>
+#include <cstring>
+#include <nlohmann/json.hpp>
+
+#include "common/core/file.h"
+#include "common/model/model_files.h"
+#include "common/model/torch_file.h"
+#include "protocol/round_result.h"
+
+namespace cairn::aggregator {
+namespace {
+
+constexpr std::string_view kCheckpointMagic = "CAIRNCK1";
+constexpr std::string_view kCheckpointAad = "cairn/checkpoint/v1";
+constexpr std::uint64_t kMaxCheckpointBytes = 1ull << 33;
+
+class Reader {
+ public:
+  explicit Reader(ByteSpan b) : b_(b) {}
+  bool Take(std::size_t n, const std::uint8_t** out) {
+    if (b_.size() - pos_ < n) return false;
+    *out = b_.data() + pos_;
+    pos_ += n;
+    return true;
+  }
+  bool U64(std::uint64_t& v) {
+    const std::uint8_t* p;
+    if (!Take(8, &p)) return false;
+    v = 0;
+    for (int i = 0; i < 8; ++i) v = (v << 8) | p[i];
+    return true;
+  }
+  bool Blob(Bytes& out, std::uint64_t max) {
+    std::uint64_t n;
+    if (!U64(n) || n > max) return false;
+    const std::uint8_t* p;
+    if (!Take(static_cast<std::size_t>(n), &p)) return false;
+    out.assign(p, p + n);
+    return true;
+  }
+  bool done() const { return pos_ == b_.size(); }
+
+ private:
+  ByteSpan b_;
+  std::size_t pos_ = 0;
+};
+
+}  // namespace
+
+Bytes EncodeEngineState(const EngineState& s, std::string_view federation_id,
+                        const crypto::Sha256Digest& config_hash) {
+  Bytes out;
+  AppendBytes(out, AsBytes(kCheckpointMagic));
+  AppendU64(out, federation_id.size());
+  AppendBytes(out, AsBytes(federation_id));
+  AppendBytes(out, config_hash);
+  AppendU64(out, s.next_round);
+  AppendU64(out, s.completed_rounds);
+  AppendU64(out, s.model_version);
+  AppendU64(out, s.retries);
+  AppendU64(out, s.head_round);
+  AppendU64(out, s.head_hash.size());
+  AppendBytes(out, s.head_hash);
+  AppendU64(out, s.model.size() * sizeof(float));
+  AppendBytes(out, ByteSpan(reinterpret_cast<const std::uint8_t*>(s.model.data()), s.model.size() * sizeof(float)));
+  AppendU64(out, s.strategy_state.size());
+  AppendBytes(out, s.strategy_state);
+  AppendU64(out, s.privacy_state.size());
+  AppendBytes(out, s.privacy_state);
+  AppendU64(out, s.feature_mean.size());
+  for (std::size_t i = 0; i < s.feature_mean.size(); ++i) {
+    AppendU64(out, std::bit_cast<std::uint64_t>(s.feature_mean[i]));
+    AppendU64(out, std::bit_cast<std::uint64_t>(s.feature_std[i]));
+  }
+  return out;
+}
+
+Result<EngineState> DecodeEngineState(ByteSpan bytes, std::string_view federation_id,
+                                      const crypto::Sha256Digest& config_hash) {
+  auto corrupt = [](std::string what) { return Fail(ErrorCode::kDataLoss, "the checkpoint is corrupt: " + what); };
+  Reader r(bytes);
+  const std::uint8_t* p;
+  if (!r.Take(kCheckpointMagic.size(), &p) || std::memcmp(p, kCheckpointMagic.data(), kCheckpointMagic.size()) != 0) {
+    return corrupt("it does not start with " + std::string(kCheckpointMagic));
+  }
+  Bytes fed;
+  if (!r.Blob(fed, 1024)) return corrupt("bad federation id");
+  if (AsChars(fed) != federation_id) {
+    return Fail(ErrorCode::kFailedPrecondition, "the checkpoint belongs to federation '" + std::string(AsChars(fed)) +
+                                                    "', not '" + std::string(federation_id) + "'");
+  }
+  if (!r.Take(32, &p)) return corrupt("truncated config hash");
+  if (std::memcmp(p, config_hash.data(), 32) != 0) {
+    return Fail(ErrorCode::kFailedPrecondition,
+                "the checkpoint was written under another federation configuration (its SHA-256 differs); "
+                "participants attested the old one. Restore the configuration, or start a new federation "
+                "in a new state folder");
+  }
+  EngineState s;
+  std::uint64_t retries = 0;
+  if (!r.U64(s.next_round) || !r.U64(s.completed_rounds) || !r.U64(s.model_version) || !r.U64(retries) ||
+      !r.U64(s.head_round)) {
+    return corrupt("truncated counters");
+  }
+  s.retries = static_cast<std::uint32_t>(retries);
+  if (!r.Blob(s.head_hash, 32)) return corrupt("bad head hash");
+  Bytes model;
+  if (!r.Blob(model, kMaxCheckpointBytes) || model.size() % sizeof(float) != 0) return corrupt("bad model");
+  s.model.resize(model.size() / sizeof(float));
+  std::memcpy(s.model.data(), model.data(), model.size());
+  if (!r.Blob(s.strategy_state, kMaxCheckpointBytes)) return corrupt("bad strategy state");
+  if (!r.Blob(s.privacy_state, 64u << 20)) return corrupt("bad privacy state");
+  std::uint64_t features = 0;
+  if (!r.U64(features) || features > 100000) return corrupt("bad feature statistics");
+  for (std::uint64_t i = 0; i < features; ++i) {
+    std::uint64_t m, d;
+    if (!r.U64(m) || !r.U64(d)) return corrupt("truncated feature statistics");
+    s.feature_mean.push_back(std::bit_cast<double>(m));
+    s.feature_std.push_back(std::bit_cast<double>(d));
+  }
+  if (!r.done()) return corrupt("trailing bytes");
+  if (s.next_round == 0 || s.head_round >= s.next_round || s.completed_rounds > s.model_version) {
+    return corrupt("inconsistent counters");
+  }
+  return s;
+}
+
+Result<std::unique_ptr<StateStore>> StateStore::Open(const std::filesystem::path& dir, model::ModelSpec spec,
+                                                     crypto::SecretBytes sealing_key, std::string federation_id,
+                                                     crypto::Sha256Digest config_hash) {
+  CAIRN_RETURN_IF_ERROR(EnsureDirectory(dir, 0700));
+  return std::unique_ptr<StateStore>(
+      new StateStore(dir, std::move(spec), std::move(sealing_key), std::move(federation_id), config_hash));
+}
+
+Status StateStore::AppendResult(const protocol::RoundResult& result) {
+  return AppendLineDurable(dir_ / "results.jsonl", protocol::ResultToJson(result));
+}
+
+Status StateStore::AppendEvaluation(const std::string& participant, const protocol::EvalReport& report) {
+  nlohmann::ordered_json j;
+  j["participant"] = participant;
+  j["model_version"] = report.model_version;
+  j["round"] = report.round;
+  for (const auto& m : report.metrics) {
+    if (std::isfinite(m.value)) j[m.name] = m.value;
+  }
+  return AppendLineDurable(dir_ / "evaluations.jsonl", j.dump());
+}
+
+Status StateStore::SaveModel(std::span<const float> model) {
+  CAIRN_RETURN_IF_ERROR(model::WriteFlatParameters(dir_ / "global.f32", model));
+  return model::SaveTorchFile(dir_ / "global.pt", spec_, model);
+}
+
+Status StateStore::SaveCheckpoint(const EngineState& state) {
+  if (sealing_key_.empty()) return Fail(ErrorCode::kFailedPrecondition, "no sealing key: checkpoints are off");
+  Bytes plain = EncodeEngineState(state, federation_id_, config_hash_);
+  Status s = crypto::SealToFile(sealing_key_, AsBytes(kCheckpointAad), plain, (dir_ / "checkpoint.sealed").string());
+  crypto::Wipe(plain);
+  return s;
+}
+
+Result<std::optional<EngineState>> StateStore::LoadCheckpoint() {
+  auto path = dir_ / "checkpoint.sealed";
+  std::error_code ec;
+  if (!std::filesystem::exists(path, ec)) return std::optional<EngineState>();
+  if (sealing_key_.empty()) {
+    return Fail(ErrorCode::kFailedPrecondition,
+                path.string() + " exists but no sealing key is available to open it");
+  }
+  auto plain = crypto::OpenSealedFile(sealing_key_, AsBytes(kCheckpointAad), path.string(), kMaxCheckpointBytes);
+  if (!plain) {
+    return Fail(plain.error().code(),
+                "cannot open the checkpoint " + path.string() + ": " + plain.error().message() +
+                    " (a corrupt or foreign checkpoint is never replaced by a fresh start; move it away "
+                    "deliberately to start over)");
+  }
+  auto state = DecodeEngineState(*plain, federation_id_, config_hash_);
+  crypto::Wipe(*plain);
+  if (!state) return Fail(std::move(state).error().Context(path.string()));
+  return std::optional<EngineState>(std::move(*state));
+}
+
+}  // namespace cairn::aggregator

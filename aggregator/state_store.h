@@ -1,0 +1,64 @@
+// What the aggregator writes to its state folder:
+//   results.jsonl       every signed round result, one JSON object per line (append, fsync)
+//   evaluations.jsonl   evaluation reports of participants (metadata: loss, accuracy, counts)
+//   global.f32          the current global model, raw little-endian float32
+//   global.pt           the same, as a file libtorch and PyTorch load (torch.save format)
+//   checkpoint.sealed   the engine state, sealed under the platform's sealing key (issue 6)
+// Every file is written atomically (temporary file, fsync, rename) or appended with fsync.
+#pragma once
+
+#include <filesystem>
+#include <memory>
+#include <string>
+
+#include "aggregator/round_engine.h"
+#include "common/core/error.h"
+#include "common/crypto/crypto.h"
+#include "common/model/model_spec.h"
+#include "protocol/types.h"
+
+namespace cairn::aggregator {
+
+class StateStore {
+ public:
+  // Creates the folder (mode 0700) if needed. `sealing_key` may be empty: then no checkpoint is
+  // written (and a restart starts over, which the operator is told).
+  static Result<std::unique_ptr<StateStore>> Open(const std::filesystem::path& dir,
+                                                  model::ModelSpec spec,
+                                                  crypto::SecretBytes sealing_key,
+                                                  std::string federation_id,
+                                                  crypto::Sha256Digest config_hash);
+  virtual ~StateStore() = default;
+
+  virtual Status AppendResult(const protocol::RoundResult& result);
+  virtual Status AppendEvaluation(const std::string& participant, const protocol::EvalReport& report);
+  virtual Status SaveModel(std::span<const float> model);
+  virtual Status SaveCheckpoint(const EngineState& state);
+  // nullopt when no checkpoint exists; an error when one exists but cannot be opened (corrupt,
+  // foreign, wrong key): never silently replaced by a fresh start.
+  virtual Result<std::optional<EngineState>> LoadCheckpoint();
+
+  const std::filesystem::path& dir() const { return dir_; }
+  bool can_checkpoint() const { return !sealing_key_.empty(); }
+
+ protected:
+  StateStore(std::filesystem::path dir, model::ModelSpec spec, crypto::SecretBytes key,
+             std::string federation_id, crypto::Sha256Digest config_hash)
+      : dir_(std::move(dir)), spec_(std::move(spec)), sealing_key_(std::move(key)),
+        federation_id_(std::move(federation_id)), config_hash_(config_hash) {}
+
+ private:
+  std::filesystem::path dir_;
+  model::ModelSpec spec_;
+  crypto::SecretBytes sealing_key_;
+  std::string federation_id_;
+  crypto::Sha256Digest config_hash_;
+};
+
+// Serialization of EngineState (inside the sealed checkpoint). Versioned; Decode validates.
+Bytes EncodeEngineState(const EngineState& state, std::string_view federation_id,
+                        const crypto::Sha256Digest& config_hash);
+Result<EngineState> DecodeEngineState(ByteSpan bytes, std::string_view federation_id,
+                                      const crypto::Sha256Digest& config_hash);
+
+}  // namespace cairn::aggregator

@@ -1,0 +1,108 @@
+#include "aggregator/upload.h"
+
+#include <cmath>
+#include <cstring>
+
+#include "protocol/limits.h"
+
+namespace cairn::aggregator {
+
+using protocol::RejectCode;
+
+Checked<std::unique_ptr<Upload>> Upload::Begin(const protocol::UploadBegin& begin,
+                                               const std::string& participant, std::uint64_t round,
+                                               const crypto::X25519KeyPair& hpke_key,
+                                               const UploadContext& context) {
+  std::unique_ptr<Upload> u(new Upload());
+  u->participant_ = participant;
+  u->round_ = round;
+  u->enc_ = begin.enc;
+  u->encoding_ = context.encoding;
+  std::uint64_t expected_bytes = context.num_params * protocol::EncodingBytes(context.encoding);
+  if (begin.total_bytes != expected_bytes) {
+    return Reject(RejectCode::kWrongShape, "the upload announces " + std::to_string(begin.total_bytes) +
+                                               " bytes; the model needs " + std::to_string(expected_bytes));
+  }
+  auto layout = protocol::ChunkLayout::Make(expected_bytes, context.chunk_bytes);
+  if (!layout) return Reject(RejectCode::kWrongShape, layout.error().message());
+  u->layout_ = *layout;
+  if (begin.chunks != u->layout_.chunks) {
+    return Reject(RejectCode::kWrongChunkCount, "the upload announces " + std::to_string(begin.chunks) +
+                                                    " chunks; " + std::to_string(u->layout_.chunks) +
+                                                    " are expected");
+  }
+  crypto::HpkeSetupOptions options;
+  options.mode = crypto::HpkeMode::kBase;
+  options.aead = crypto::AeadAlgorithm::kAes256Gcm;
+  Bytes info = protocol::UploadInfo(context.federation_id, round, participant, context.config_hash);
+  options.info = info;
+  auto ctx = crypto::HpkeSetupRecipient(begin.enc, hpke_key, options);
+  if (!ctx) return Reject(RejectCode::kMalformed, "the HPKE encapsulated key is not usable");
+  u->hpke_ = std::make_unique<crypto::HpkeContext>(std::move(*ctx));
+  u->tags_.resize(u->layout_.chunks);
+  u->have_.assign(u->layout_.chunks, false);
+  return u;
+}
+
+void Upload::AttachStaging(std::vector<float> staging) {
+  staging_ = std::move(staging);
+  if (protocol::EncodingBytes(encoding_) != 4) scratch_.resize(layout_.chunk_bytes);
+}
+
+Checked<void> Upload::AddChunk(std::uint32_t index, bool last, std::span<const std::uint8_t> sealed) {
+  if (staging_.empty()) return Reject(RejectCode::kBusy, "chunk arrived before the upload was granted a slot");
+  if (index >= layout_.chunks) {
+    return Reject(RejectCode::kBadChunk, "chunk index " + std::to_string(index) + " is out of range (" +
+                                             std::to_string(layout_.chunks) + " chunks)");
+  }
+  if (have_[index]) return Reject(RejectCode::kDuplicate, "chunk " + std::to_string(index) + " arrived twice");
+  if (last != (index + 1 == layout_.chunks)) {
+    return Reject(RejectCode::kBadChunk, "chunk " + std::to_string(index) + " has a wrong last-chunk flag");
+  }
+  std::uint32_t n = layout_.size(index);
+  if (sealed.size() != std::size_t(n) + crypto::kAeadTagBytes) {
+    return Reject(RejectCode::kOversized, "chunk " + std::to_string(index) + " is " +
+                                              std::to_string(sealed.size()) + " bytes; " +
+                                              std::to_string(n + crypto::kAeadTagBytes) + " expected");
+  }
+  auto aad = protocol::UploadChunkAad(round_, index, last);
+  std::size_t width = protocol::EncodingBytes(encoding_);
+  std::uint8_t* staging_bytes = reinterpret_cast<std::uint8_t*>(staging_.data());
+  MutableByteSpan out = width == 4 ? MutableByteSpan(staging_bytes + layout_.offset(index), n)
+                                   : MutableByteSpan(scratch_.data(), n);
+  if (!hpke_->OpenAt(index, aad, sealed, out)) {
+    return Reject(RejectCode::kBadChunk, "chunk " + std::to_string(index) + " does not decrypt");
+  }
+  if (width != 4) {
+    std::size_t first = layout_.offset(index) / width;
+    auto s = protocol::DecodeValues(out, encoding_, std::span<float>(staging_).subspan(first, n / width));
+    if (!s) return Reject(RejectCode::kBadChunk, s.error().message());
+  }
+  std::memcpy(tags_[index].data(), sealed.data() + n, crypto::kAeadTagBytes);
+  have_[index] = true;
+  ++received_;
+  bytes_received_ += sealed.size();
+  return {};
+}
+
+Checked<void> Upload::CheckCommit(const protocol::Commit& commit) const {
+  if (commit.enc != enc_) return Reject(RejectCode::kMalformed, "the commit names another HPKE enc than the upload");
+  if (commit.chunks != layout_.chunks) {
+    return Reject(RejectCode::kWrongChunkCount, "the commit names " + std::to_string(commit.chunks) +
+                                                    " chunks; the upload has " + std::to_string(layout_.chunks));
+  }
+  if (received_ != layout_.chunks) {
+    return Reject(RejectCode::kWrongChunkCount, std::to_string(received_) + " of " +
+                                                    std::to_string(layout_.chunks) + " chunks arrived");
+  }
+  if (ChunkTagDigest(tags_) != commit.digest) {
+    return Reject(RejectCode::kDigestMismatch, "the commit digest does not match the chunks received");
+  }
+  return {};
+}
+
+crypto::Sha256Digest ChunkTagDigest(std::span<const std::array<std::uint8_t, crypto::kAeadTagBytes>> tags) {
+  return crypto::Sha256(ByteSpan(reinterpret_cast<const std::uint8_t*>(tags.data()), tags.size_bytes()));
+}
+
+}  // namespace cairn::aggregator

@@ -1,0 +1,509 @@
+#include "participant/client.h"
+
+#include <chrono>
+#include <cmath>
+#include <cstring>
+#include <deque>
+#include <nlohmann/json.hpp>
+#include <thread>
+#include <zmq.hpp>
+
+#include "common/core/file.h"
+#include "common/core/log.h"
+#include "common/net/net.h"
+#include "participant/attest_client.h"
+#include "protocol/codec.h"
+#include "protocol/limits.h"
+#include "protocol/round_result.h"
+#include "protocol/sealing.h"
+
+namespace cairn::participant {
+
+using Ms = std::chrono::milliseconds;
+
+// ---------------------------------------------------------------------------------------------
+// Chain state
+
+Result<ChainState> LoadChainState(const std::filesystem::path& state_dir) {
+  ChainState s;
+  auto path = state_dir / "chain.json";
+  std::error_code ec;
+  if (!std::filesystem::exists(path, ec)) return s;
+  CAIRN_ASSIGN_OR_RETURN(std::string text, ReadFileText(path, 1 << 16));
+  try {
+    auto j = nlohmann::json::parse(text);
+    s.federation_id = j.at("federation").get<std::string>();
+    s.last_round = j.at("last_round").get<std::uint64_t>();
+    auto h = HexDecode(j.at("last_hash").get<std::string>());
+    if (!h || (!h->empty() && h->size() != 32)) throw std::runtime_error("last_hash must be 32 bytes of hex");
+    s.last_hash = std::move(*h);
+  } catch (const std::exception& e) {
+    return Fail(ErrorCode::kDataLoss, path.string() + " is corrupt (" + e.what() +
+                                          "): refusing to guess the last verified round");
+  }
+  return s;
+}
+
+Status SaveChainState(const std::filesystem::path& state_dir, const ChainState& s) {
+  CAIRN_RETURN_IF_ERROR(EnsureDirectory(state_dir, 0700));
+  nlohmann::ordered_json j;
+  j["federation"] = s.federation_id;
+  j["last_round"] = s.last_round;
+  j["last_hash"] = HexEncode(s.last_hash);
+  return WriteFileAtomic(state_dir / "chain.json", j.dump(), 0600);
+}
+
+// ---------------------------------------------------------------------------------------------
+// One session: the sockets and the attested aggregator.
+
+struct ParticipantClient::Session {
+  zmq::context_t& context;
+  protocol::Evidence evidence;
+  AggregatorVerification verified;
+  zmq::socket_t control;
+  zmq::socket_t data;
+  std::unique_ptr<net::HandshakeMonitor> monitor;
+  std::array<std::uint8_t, 16> session_id{};
+  std::deque<protocol::Message> deferred;  // control messages that arrived while waiting for another
+
+  explicit Session(zmq::context_t& ctx)
+      : context(ctx), control(ctx, zmq::socket_type::dealer), data(ctx, zmq::socket_type::dealer) {}
+
+  Status Send(const protocol::Message& m) {
+    Bytes b = protocol::Encode(m);
+    return net::SendBytes(control, b);
+  }
+
+  // Receives one control message within `timeout`; nullopt on timeout. A handshake refusal is
+  // reported as an error; a disconnect as kUnavailable (the caller re-attests).
+  Result<std::optional<protocol::Message>> Receive(Ms timeout) {
+    if (!deferred.empty()) {
+      auto m = std::move(deferred.front());
+      deferred.pop_front();
+      return std::optional<protocol::Message>(std::move(m));
+    }
+    auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (true) {
+      if (monitor) {
+        auto st = monitor->Poll();
+        if (st == net::HandshakeMonitor::State::kAuthFailed) {
+          return Fail(ErrorCode::kPermissionDenied,
+                      "the aggregator refused this participant's Curve key at the channel: it is not in the "
+                      "federation roster");
+        }
+        if (st == net::HandshakeMonitor::State::kDisconnected || st == net::HandshakeMonitor::State::kProtocolFailed) {
+          return Fail(ErrorCode::kUnavailable, "the control connection to the aggregator was lost");
+        }
+      }
+      auto now = std::chrono::steady_clock::now();
+      if (now >= deadline) return std::optional<protocol::Message>();
+      auto wait = std::min(std::chrono::duration_cast<Ms>(deadline - now), Ms(200));
+      zmq::pollitem_t items[] = {{static_cast<void*>(control), 0, ZMQ_POLLIN, 0}};
+      zmq::poll(items, 1, wait);
+      if (!(items[0].revents & ZMQ_POLLIN)) continue;
+      CAIRN_ASSIGN_OR_RETURN(auto frames, net::RecvFrames(control, 2));
+      if (!frames || frames->size() != 1) continue;
+      auto m = protocol::Decode(net::FrameBytes((*frames)[0]), protocol::kMaxControlMessageBytes);
+      if (!m) return Fail(std::move(m).error().Context("message from the aggregator"));
+      return std::optional<protocol::Message>(std::move(*m));
+    }
+  }
+};
+
+namespace {
+
+Error FromReject(const protocol::Rejected& r) {
+  return Error(ErrorCode::kAborted, std::string("the aggregator rejected the update (") +
+                                        protocol::RejectCodeName(r.code) + "): " + r.detail);
+}
+
+}  // namespace
+
+ParticipantClient::ParticipantClient(ClientOptions options, Workload& workload, CurveKeyPair key)
+    : options_(std::move(options)), workload_(workload), key_(std::move(key)) {}
+ParticipantClient::~ParticipantClient() = default;
+
+Result<std::unique_ptr<ParticipantClient>> ParticipantClient::Create(ClientOptions options, Workload& workload) {
+  if (options.clock == nullptr) return Fail(ErrorCode::kInvalidArgument, "a clock is required");
+  CAIRN_ASSIGN_OR_RETURN(CurveKeyPair key, LoadKeyFile(options.config.key_file));
+  std::unique_ptr<ParticipantClient> c(new ParticipantClient(std::move(options), workload, std::move(key)));
+  CAIRN_ASSIGN_OR_RETURN(c->chain_, LoadChainState(c->options_.config.state_dir));
+  return c;
+}
+
+Status ParticipantClient::Run(const std::atomic<int>& stop_signals) {
+  std::uint32_t reconnects = 0;
+  std::uint32_t backoff = options_.config.connect.initial_backoff_ms;
+  while (true) {
+    ++summary_.sessions;
+    CAIRN_ASSIGN_OR_RETURN(SessionEnd end, RunSession(stop_signals));
+    if (end == SessionEnd::kFinished) return Ok();
+    if (stop_signals.load() > 0) return Fail(ErrorCode::kAborted, "stopped by a signal");
+    if (++reconnects > options_.max_reconnects) {
+      return Fail(ErrorCode::kUnavailable, "lost the aggregator " + std::to_string(reconnects - 1) +
+                                               " times; giving up");
+    }
+    log::Warn("reattesting", {{"attempt", reconnects}, {"backoff_ms", backoff}});
+    std::this_thread::sleep_for(Ms(backoff));  // backoff before re-attesting a restarted aggregator
+    backoff = std::min(options_.config.connect.max_backoff_ms, backoff * 2);
+  }
+}
+
+Result<ParticipantClient::SessionEnd> ParticipantClient::RunSession(const std::atomic<int>& stop_signals) {
+  const ParticipantConfig& cfg = options_.config;
+  zmq::context_t context(1);
+  Session s(context);
+
+  // 1. Attestation: the only message sent before verification is GetEvidence.
+  Nonce nonce;
+  crypto::RandomBytes(nonce);
+  auto evidence = FetchEvidence(context, cfg.aggregator, nonce, cfg.id, cfg.connect);
+  if (!evidence) {
+    // After a first successful session, an unreachable aggregator is worth waiting for.
+    if (summary_.sessions > 1 && evidence.error().code() == ErrorCode::kUnavailable) return SessionEnd::kReconnect;
+    return Fail(evidence.error());
+  }
+  s.evidence = std::move(*evidence);
+  CAIRN_ASSIGN_OR_RETURN(s.verified, VerifyAggregator(s.evidence, nonce, options_.policy, cfg.id, key_.public_key,
+                                                      options_.clock->WallNow()));
+  for (const auto& w : s.verified.verdict.warnings) log::Warn("attestation_warning", {{"reason", w}});
+  if (!s.verified.accepted) {
+    log::Error("attestation_refused", {{"reason", s.verified.FirstFailure()}});
+    return Fail(ErrorCode::kPermissionDenied, "attestation refused: " + s.verified.FirstFailure() +
+                                                  " (nothing was sent to the aggregator)");
+  }
+  const protocol::FederationConfig& fed = s.verified.federation;
+  log::Info("attestation_accepted", {{"platform", std::string(attestation::PlatformName(s.verified.verdict.platform))},
+                                     {"federation", fed.id}, {"measurement", HexEncode(s.verified.verdict.measurement)}});
+  if (!chain_.federation_id.empty() && chain_.federation_id != fed.id) {
+    return Fail(ErrorCode::kFailedPrecondition,
+                "this participant's state folder belongs to federation '" + chain_.federation_id +
+                    "', but the aggregator serves '" + fed.id + "': use another state_dir");
+  }
+  chain_.federation_id = fed.id;
+  CAIRN_RETURN_IF_ERROR(workload_.Prepare(fed));
+
+  // 2. Control channel with the attested Curve key; data channel (sessions are opened on control).
+  std::string host = net::EndpointHost(cfg.aggregator);
+  net::SocketOptions co;
+  co.max_message_bytes = protocol::kMaxControlMessageBytes;
+  CAIRN_RETURN_IF_ERROR(net::ApplySocketOptions(s.control, co));
+  net::SocketOptions dopt;
+  dopt.max_message_bytes = protocol::kMaxChunkPayloadBytes;
+  dopt.send_hwm = 64;  // backpressure on uploads: a few chunks in flight
+  dopt.recv_hwm = 256;
+  CAIRN_RETURN_IF_ERROR(net::ApplySocketOptions(s.data, dopt));
+  try {
+    s.control.set(zmq::sockopt::curve_serverkey, zmq::const_buffer(s.evidence.curve_key.data(), 32));
+    s.control.set(zmq::sockopt::curve_publickey, zmq::const_buffer(key_.public_key.data(), 32));
+    s.control.set(zmq::sockopt::curve_secretkey, zmq::const_buffer(key_.secret_key.data(), 32));
+    CAIRN_ASSIGN_OR_RETURN(s.monitor, net::HandshakeMonitor::Attach(context, s.control,
+                                                                   cfg.id + "-" + std::to_string(summary_.sessions)));
+    s.control.connect(net::MakeEndpoint(host, s.evidence.control_port));
+    s.data.connect(net::MakeEndpoint(host, s.evidence.data_port));
+  } catch (const zmq::error_t& e) {
+    return Fail(ErrorCode::kInternal, std::string("cannot open the control channel: ") + e.what());
+  }
+
+  protocol::Hello hello;
+  hello.config_hash = s.verified.config_hash;
+  hello.last_round = chain_.last_round;
+  hello.last_result_hash = chain_.last_hash;
+  if (options_.own_evidence) {
+    auto rd = protocol::ComputeParticipantReportData(nonce, key_.public_key, s.verified.config_hash);
+    CAIRN_ASSIGN_OR_RETURN(auto own, options_.own_evidence->GetEvidence(rd));
+    hello.mutual_evidence = ToProtocolEvidence(own);
+  }
+  CAIRN_RETURN_IF_ERROR(s.Send(hello));
+
+  Ms request_timeout(cfg.connect.request_timeout_ms);
+  Ms idle_timeout(static_cast<std::int64_t>(cfg.connect.idle_timeout_s) * 1000);
+  auto welcome_deadline = std::chrono::steady_clock::now() + request_timeout * 2;
+  std::optional<protocol::Welcome> welcome;
+  while (!welcome) {
+    auto left = std::chrono::duration_cast<Ms>(welcome_deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0) return SessionEnd::kReconnect;
+    auto m = s.Receive(left);
+    if (!m) {
+      if (m.error().code() == ErrorCode::kUnavailable) return SessionEnd::kReconnect;
+      return Fail(m.error());
+    }
+    if (!*m) continue;
+    if (auto* w = std::get_if<protocol::Welcome>(&**m)) {
+      welcome = *w;
+    } else if (auto* r = std::get_if<protocol::Rejected>(&**m)) {
+      return Fail(r->code == protocol::RejectCode::kRollback ? ErrorCode::kAborted : ErrorCode::kPermissionDenied,
+                  std::string("the aggregator refused to admit this participant (") +
+                      protocol::RejectCodeName(r->code) + "): " + r->detail);
+    } else if (auto* e = std::get_if<protocol::ErrorReply>(&**m)) {
+      return Fail(ErrorCode::kFailedPrecondition, "the aggregator answered: " + e->message);
+    }
+  }
+  // Rollback: the aggregator's chain head must not be behind what this participant verified.
+  if (welcome->head_round < chain_.last_round ||
+      (welcome->head_round == chain_.last_round && chain_.last_round > 0 && welcome->head_hash != chain_.last_hash)) {
+    log::Error("rollback_detected", {{"round", welcome->head_round}, {"reason", "aggregator behind participant"}});
+    return Fail(ErrorCode::kAborted,
+                "rollback detected: the aggregator's last result is round " + std::to_string(welcome->head_round) +
+                    ", but this participant has verified round " + std::to_string(chain_.last_round) +
+                    " (an old checkpoint may have been replayed to reset the privacy ledger); refusing to go on");
+  }
+  s.session_id = welcome->session;
+  if (welcome->want_feature_stats) {
+    // Federated standardization: local moments go to the enclave only (Curve channel).
+    auto moments = workload_.FeatureMoments();
+    if (!moments) {
+      return Fail(ErrorCode::kFailedPrecondition,
+                  "the federation standardizes features across sites, but this participant's data has no tabular features");
+    }
+    CAIRN_RETURN_IF_ERROR(s.Send(*moments));
+  }
+  log::Info("joined", {{"federation", fed.id}, {"round", welcome->head_round + 1},
+                       {"model_version", welcome->model_version}});
+
+  crypto::Ed25519PublicKey signing_key;
+  std::memcpy(signing_key.data(), s.evidence.signing_key.data(), 32);
+
+  // Downloads a sealed model over the data plane, window by window.
+  auto download = [&](const protocol::ModelDownload& d) -> Result<std::vector<float>> {
+    if (d.num_params != workload_.num_params()) {
+      return Fail(ErrorCode::kFailedPrecondition, "the aggregator's model has " + std::to_string(d.num_params) +
+                                                      " parameters; the local model has " +
+                                                      std::to_string(workload_.num_params()));
+    }
+    if (d.model_version == cached_version_ && d.model_hash == cached_hash_ && !cached_model_.empty()) {
+      return cached_model_;
+    }
+    CAIRN_ASSIGN_OR_RETURN(auto rx, protocol::ModelReceiver::Create(d));
+    std::uint32_t next = 0;
+    int stalls = 0;
+    while (!rx.complete()) {
+      // Ask for a window of chunks; on a stall ask again (chunks already here are skipped).
+      std::uint32_t end = std::min<std::uint32_t>(d.chunks, next + 64);
+      protocol::ChunkHeader h;
+      h.session = s.session_id;
+      h.kind = protocol::ChunkKind::kModelRequest;
+      h.round = d.model_version;
+      h.index = next;
+      h.end = end;
+      Bytes hb = protocol::EncodeChunkHeader(h);
+      CAIRN_RETURN_IF_ERROR(net::SendBytes(s.data, hb));
+      auto window_done = [&] {
+        for (std::uint32_t i = next; i < end; ++i) {
+          if (!rx.has(i)) return false;
+        }
+        return true;
+      };
+      while (!window_done()) {
+        zmq::pollitem_t items[] = {{static_cast<void*>(s.data), 0, ZMQ_POLLIN, 0}};
+        zmq::poll(items, 1, request_timeout);
+        if (!(items[0].revents & ZMQ_POLLIN)) break;
+        CAIRN_ASSIGN_OR_RETURN(auto frames, net::RecvFrames(s.data, 3));
+        if (!frames || frames->size() != 2) continue;
+        auto ch = protocol::DecodeChunkHeader(net::FrameBytes((*frames)[0]));
+        if (!ch || ch->kind != protocol::ChunkKind::kModelChunk || ch->round != d.model_version) continue;
+        if (ch->index < next || ch->index >= end || rx.has(ch->index)) continue;
+        CAIRN_RETURN_IF_ERROR(rx.Add(ch->index, net::FrameBytes((*frames)[1])));
+      }
+      if (!window_done()) {
+        if (++stalls > 3) {
+          return Fail(ErrorCode::kUnavailable, "the model download stalled at chunk " + std::to_string(next) +
+                                                   " of " + std::to_string(d.chunks));
+        }
+        continue;
+      }
+      stalls = 0;
+      next = end;
+    }
+    CAIRN_ASSIGN_OR_RETURN(std::vector<float> params, rx.Finish());
+    cached_version_ = d.model_version;
+    cached_hash_ = d.model_hash;
+    cached_model_ = params;
+    return params;
+  };
+
+  // Handles one round offer: download, train, clip, seal, upload, commit.
+  auto run_round = [&](const protocol::RoundOffer& offer) -> Status {
+    auto start = std::chrono::steady_clock::now();
+    CAIRN_ASSIGN_OR_RETURN(std::vector<float> global, download(offer.model));
+    std::vector<float> delta(global.size());
+    CAIRN_ASSIGN_OR_RETURN(LocalResult local, workload_.Train(global, offer.task, delta));
+    // Clip locally to the bound the enclave enforces (it clips again whatever we do).
+    bool within_clip = true;
+    if (offer.task.clip_norm > 0) {
+      double sq = 0;
+      for (float v : delta) sq += double(v) * v;
+      double norm = std::sqrt(sq);
+      within_clip = norm <= offer.task.clip_norm;
+      if (!within_clip) {
+        float scale = static_cast<float>(offer.task.clip_norm * (1 - 1e-6) / norm);
+        for (float& v : delta) v *= scale;
+      }
+    }
+    // Seal with HPKE to the attested key; info binds federation, round, participant and config.
+    std::size_t width = protocol::EncodingBytes(offer.upload_encoding);
+    CAIRN_ASSIGN_OR_RETURN(auto layout, protocol::ChunkLayout::Make(delta.size() * width, offer.upload_chunk_bytes));
+    crypto::HpkeSetupOptions ho;
+    Bytes info = protocol::UploadInfo(fed.id, offer.round, cfg.id, s.verified.config_hash);
+    ho.info = info;
+    CAIRN_ASSIGN_OR_RETURN(auto setup, crypto::HpkeSetupSender(s.evidence.hpke_key, ho));
+    protocol::UploadBegin begin;
+    begin.round = offer.round;
+    begin.enc = setup.enc;
+    begin.chunks = layout.chunks;
+    begin.total_bytes = layout.total_bytes;
+    CAIRN_RETURN_IF_ERROR(s.Send(begin));
+    // Wait for a staging slot.
+    while (true) {
+      CAIRN_ASSIGN_OR_RETURN(auto m, s.Receive(Ms(static_cast<std::int64_t>(offer.deadline_ms) + 5000)));
+      if (!m) return Fail(ErrorCode::kDeadlineExceeded, "no upload slot before the round's deadline");
+      if (auto* ready = std::get_if<protocol::UploadReady>(&*m); ready && ready->round == offer.round) break;
+      if (auto* r = std::get_if<protocol::Rejected>(&*m)) return Fail(FromReject(*r));
+      s.deferred.push_back(std::move(*m));
+      if (std::holds_alternative<protocol::RoundResult>(s.deferred.back())) {
+        return Fail(ErrorCode::kDeadlineExceeded, "the round closed before an upload slot was free");
+      }
+    }
+    std::vector<std::array<std::uint8_t, crypto::kAeadTagBytes>> tags(layout.chunks);
+    for (std::uint32_t i = 0; i < layout.chunks; ++i) {
+      std::uint32_t n = layout.size(i);
+      // Encode and seal straight into the frame's buffer: no copy of the update beyond this.
+      zmq::message_t payload(n + crypto::kAeadTagBytes);
+      auto* buf = static_cast<std::uint8_t*>(payload.data());
+      std::size_t first = layout.offset(i) / width;
+      protocol::EncodeValues(std::span<const float>(delta).subspan(first, n / width), offer.upload_encoding,
+                             MutableByteSpan(buf, n));
+      bool last = i + 1 == layout.chunks;
+      auto aad = protocol::UploadChunkAad(offer.round, i, last);
+      CAIRN_RETURN_IF_ERROR(setup.context.SealAt(i, aad, ByteSpan(buf, n), MutableByteSpan(buf, n + crypto::kAeadTagBytes)));
+      std::memcpy(tags[i].data(), buf + n, crypto::kAeadTagBytes);
+      protocol::ChunkHeader h;
+      h.session = s.session_id;
+      h.kind = protocol::ChunkKind::kUpdateChunk;
+      h.round = offer.round;
+      h.index = i;
+      h.last = last;
+      Bytes hb = protocol::EncodeChunkHeader(h);
+      std::vector<zmq::message_t> frames;
+      frames.emplace_back(hb.data(), hb.size());
+      frames.push_back(std::move(payload));
+      CAIRN_RETURN_IF_ERROR(net::SendFrames(s.data, frames));
+    }
+    crypto::Wipe(MutableByteSpan(reinterpret_cast<std::uint8_t*>(delta.data()), delta.size() * sizeof(float)));
+    protocol::Commit commit;
+    commit.round = offer.round;
+    commit.enc = setup.enc;
+    commit.chunks = layout.chunks;
+    commit.digest = crypto::Sha256(ByteSpan(reinterpret_cast<const std::uint8_t*>(tags.data()), tags.size() * 16));
+    commit.num_examples = local.num_examples;
+    commit.metrics = local.metrics;
+    commit.within_clip = within_clip;
+    CAIRN_RETURN_IF_ERROR(s.Send(commit));
+    while (true) {
+      CAIRN_ASSIGN_OR_RETURN(auto m, s.Receive(Ms(static_cast<std::int64_t>(offer.deadline_ms) + 5000)));
+      if (!m) return Fail(ErrorCode::kDeadlineExceeded, "no acknowledgement of the commit");
+      if (auto* ack = std::get_if<protocol::CommitAck>(&*m); ack && ack->round == offer.round) break;
+      if (auto* r = std::get_if<protocol::Rejected>(&*m)) return Fail(FromReject(*r));
+      s.deferred.push_back(std::move(*m));
+      if (std::holds_alternative<protocol::RoundResult>(s.deferred.back())) break;
+    }
+    ++summary_.rounds_contributed;
+    auto ms = std::chrono::duration_cast<Ms>(std::chrono::steady_clock::now() - start).count();
+    log::Info("update_sent", {{"round", offer.round}, {"examples", local.num_examples},
+                              {"chunks", layout.chunks}, {"bytes", layout.total_bytes}, {"duration_ms", ms}});
+    return Ok();
+  };
+
+  // Verifies a signed result and advances the chain.
+  auto accept_result = [&](const protocol::RoundResult& r) -> Status {
+    CAIRN_RETURN_IF_ERROR(protocol::VerifyResultSignature(r, signing_key));
+    if (r.federation_id != fed.id || r.config_hash != s.verified.config_hash) {
+      return Fail(ErrorCode::kUnauthenticated, "round result " + std::to_string(r.round) +
+                                                   " names another federation or configuration");
+    }
+    if (r.round <= chain_.last_round) {
+      return Fail(ErrorCode::kAborted, "rollback detected: round result " + std::to_string(r.round) +
+                                           " does not come after round " + std::to_string(chain_.last_round) +
+                                           ", which this participant already verified");
+    }
+    if (chain_.last_round > 0 && r.round == chain_.last_round + 1 && r.prev_hash != chain_.last_hash) {
+      return Fail(ErrorCode::kAborted, "round result " + std::to_string(r.round) +
+                                           " does not chain to the result of round " +
+                                           std::to_string(chain_.last_round) + " this participant verified");
+    }
+    if (chain_.last_round > 0 && r.round > chain_.last_round + 1) {
+      log::Warn("chain_gap", {{"round", r.round}, {"count", r.round - chain_.last_round - 1}});
+    }
+    auto h = protocol::ResultHash(r);
+    chain_.last_round = r.round;
+    chain_.last_hash.assign(h.begin(), h.end());
+    CAIRN_RETURN_IF_ERROR(SaveChainState(cfg.state_dir, chain_));
+    summary_.last_round = r.round;
+    log::Info("result_verified", {{"round", r.round}, {"status", protocol::RoundStatusName(r.status)},
+                                  {"epsilon", r.epsilon_spent}, {"participants", r.contributors.size()}});
+    if (options_.on_result) options_.on_result(r);
+    // Evaluate the new global model locally and report aggregate metrics.
+    if (r.status == protocol::RoundStatus::kCompleted && r.model) {
+      if (r.model->model_hash != r.model_hash || r.model->model_version != r.model_version) {
+        return Fail(ErrorCode::kUnauthenticated, "the download handle does not match the signed model hash");
+      }
+      CAIRN_ASSIGN_OR_RETURN(std::vector<float> model, download(*r.model));
+      CAIRN_ASSIGN_OR_RETURN(auto metrics, workload_.Evaluate(model));
+      if (!metrics.empty()) {
+        summary_.last_evaluation = metrics;
+        CAIRN_RETURN_IF_ERROR(s.Send(protocol::EvalReport{r.model_version, r.round, metrics}));
+      }
+    }
+    return Ok();
+  };
+
+  bool seen_final = false;
+  auto last_activity = std::chrono::steady_clock::now();
+  while (true) {
+    if (stop_signals.load() > 0) {
+      (void)s.Send(protocol::Goodbye{"participant stopping"});
+      return Fail(ErrorCode::kAborted, "stopped by a signal");
+    }
+    auto m = s.Receive(Ms(500));
+    if (!m) {
+      if (m.error().code() == ErrorCode::kUnavailable) return SessionEnd::kReconnect;
+      return Fail(m.error());
+    }
+    if (!*m) {
+      if (std::chrono::steady_clock::now() - last_activity > idle_timeout) {
+        log::Warn("aggregator_silent", {{"duration_ms", static_cast<std::int64_t>(idle_timeout.count())}});
+        return SessionEnd::kReconnect;
+      }
+      continue;
+    }
+    last_activity = std::chrono::steady_clock::now();
+    protocol::Message& msg = **m;
+    if (auto* offer = std::get_if<protocol::RoundOffer>(&msg)) {
+      log::Info("round_offered", {{"round", offer->round}, {"model_version", offer->model.model_version},
+                                  {"cohort", offer->cohort_size}});
+      auto st = run_round(*offer);
+      if (!st) {
+        if (st.error().code() == ErrorCode::kUnavailable) return SessionEnd::kReconnect;
+        if (st.error().code() == ErrorCode::kPermissionDenied) return Fail(st.error());
+        // A refused or late update is this round's loss, not the federation's end.
+        log::Warn("round_skipped", {{"round", offer->round}, {"reason", st.error().message()}});
+      }
+    } else if (auto* r = std::get_if<protocol::RoundResult>(&msg)) {
+      CAIRN_RETURN_IF_ERROR(accept_result(*r));
+      if (r->final) seen_final = true;
+    } else if (auto* bye = std::get_if<protocol::Goodbye>(&msg)) {
+      if (seen_final) {
+        log::Info("federation_finished", {{"round", chain_.last_round}});
+        return SessionEnd::kFinished;
+      }
+      return Fail(ErrorCode::kAborted, "the aggregator ended the federation: " + bye->reason);
+    } else if (auto* rej = std::get_if<protocol::Rejected>(&msg)) {
+      log::Warn("rejected", {{"round", rej->round}, {"code", protocol::RejectCodeName(rej->code)},
+                             {"reason", rej->detail}});
+    } else if (auto* err = std::get_if<protocol::ErrorReply>(&msg)) {
+      return Fail(ErrorCode::kFailedPrecondition, "the aggregator reported an error: " + err->message);
+    }
+  }
+}
+
+}  // namespace cairn::participant

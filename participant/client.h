@@ -1,0 +1,91 @@
+// The participant's federation client: attest, join, and run rounds until the federation ends.
+//
+// Session: fetch evidence → verify against the policy (nothing else is sent before) → open the
+// CurveZMQ control channel with the attested key → Hello (the config hash it accepted and the
+// last result it verified) → Welcome → rounds. Per round: download the sealed model on the data
+// plane, train, clip, seal the update with HPKE to the attested key chunk by chunk, upload,
+// commit; then verify the signed result (signature with the attested key, hash chain, no
+// rollback), fetch the new model, evaluate it locally and report the metrics.
+//
+// When the aggregator restarts (the control connection drops, or its Curve key changes), the
+// client attests again — the keys are new — and goes on, keeping its chain state.
+//
+// Thread safety: one thread runs a client.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/attestation/attestation.h"
+#include "common/core/clock.h"
+#include "participant/config.h"
+#include "participant/keys.h"
+#include "participant/workload.h"
+#include "protocol/types.h"
+
+namespace cairn::participant {
+
+// The last round result this participant verified, kept in state_dir/chain.json so a restarted
+// participant still detects a rollback.
+struct ChainState {
+  std::string federation_id;
+  std::uint64_t last_round = 0;
+  Bytes last_hash;  // empty before the first result
+};
+Result<ChainState> LoadChainState(const std::filesystem::path& state_dir);
+Status SaveChainState(const std::filesystem::path& state_dir, const ChainState& state);
+
+struct ClientOptions {
+  ParticipantConfig config;
+  attestation::Policy policy;
+  const Clock* clock = nullptr;  // not owned; must outlive the client
+  // Mutual attestation: this participant's own evidence provider (nullptr = none).
+  attestation::EvidenceProvider* own_evidence = nullptr;
+  // Sessions (attest + join) to try after the aggregator goes away before giving up.
+  std::uint32_t max_reconnects = 20;
+  // Test hook: invoked after each verified round result (round, status).
+  std::function<void(const protocol::RoundResult&)> on_result;
+};
+
+struct ClientSummary {
+  std::uint64_t rounds_contributed = 0;
+  std::uint64_t last_round = 0;
+  std::vector<protocol::Metric> last_evaluation;
+  std::uint32_t sessions = 0;
+};
+
+class ParticipantClient {
+ public:
+  static Result<std::unique_ptr<ParticipantClient>> Create(ClientOptions options, Workload& workload);
+  ~ParticipantClient();
+
+  // Runs until the aggregator says goodbye after the final round (Ok), or a fatal error:
+  // attestation refused (kPermissionDenied / kUnauthenticated), key not in the roster
+  // (kPermissionDenied), rollback (kAborted), aggregator unreachable (kUnavailable).
+  Status Run(const std::atomic<int>& stop_signals);
+  const ClientSummary& summary() const { return summary_; }
+
+ private:
+  struct Session;
+  enum class SessionEnd { kFinished, kReconnect };
+  ParticipantClient(ClientOptions options, Workload& workload, CurveKeyPair key);
+  Result<SessionEnd> RunSession(const std::atomic<int>& stop_signals);
+
+  ClientOptions options_;
+  Workload& workload_;
+  CurveKeyPair key_;
+  ChainState chain_;
+  ClientSummary summary_;
+  // The latest global model this participant verified (saves a download when the next round
+  // offers the same version).
+  std::uint64_t cached_version_ = 0;
+  std::array<std::uint8_t, 32> cached_hash_{};
+  std::vector<float> cached_model_;
+};
+
+}  // namespace cairn::participant

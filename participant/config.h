@@ -1,0 +1,47 @@
+// The participant's own configuration (participant.toml). Relative paths resolve against the
+// file's folder. Strict: unknown keys are errors naming key, file and line.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <string>
+
+#include "common/core/error.h"
+
+namespace cairn::participant {
+
+struct ConnectOptions {
+  std::uint32_t attempts = 10;              // evidence requests before giving up
+  std::uint32_t initial_backoff_ms = 250;   // doubled after each failed attempt
+  std::uint32_t max_backoff_ms = 5000;
+  std::uint32_t request_timeout_ms = 5000;  // per request (evidence, welcome, model window)
+  std::uint32_t idle_timeout_s = 600;       // silence on the control channel before re-attesting
+};
+
+struct DataConfig {
+  std::string format = "csv";               // "csv" | "fashion-mnist"
+  std::filesystem::path train;              // csv: training rows; fashion-mnist: index file of rows
+  std::filesystem::path eval;               // optional held-out set (csv file, or index file)
+  std::string label_column = "label";
+  double holdout_fraction = 0.2;            // without `eval`: share of the local rows held out
+  std::filesystem::path fashion_mnist_dir;  // fashion-mnist: folder of the IDX files
+  std::uint64_t seed = 1;                   // local shuffles and hold-out split
+};
+
+struct ParticipantConfig {
+  std::string id;                           // this participant's id in the federation roster
+  std::string aggregator;                   // attestation endpoint, tcp://host:port
+  std::filesystem::path key_file;           // Curve key pair (cairn-participant keygen)
+  std::filesystem::path policy;             // attestation policy (may be given by --policy)
+  std::filesystem::path state_dir;          // last verified round result (rollback detection)
+  std::filesystem::path torchscript;        // local copy of a TorchScript model, when the federation uses one
+  std::filesystem::path evidence_file;      // mutual attestation: own evidence to present (optional)
+  std::uint32_t threads = 1;                // training threads
+  ConnectOptions connect;
+  DataConfig data;
+};
+
+Result<ParticipantConfig> LoadParticipantConfig(const std::filesystem::path& path);
+
+}  // namespace cairn::participant
