@@ -83,6 +83,8 @@ Result<Clock::WallTime> ParseRfc3339(std::string_view text) {
   std::chrono::year_month_day ymd{std::chrono::year(year), std::chrono::month(static_cast<unsigned>(month)),
                                   std::chrono::day(static_cast<unsigned>(day))};
   if (!ymd.ok()) return bad("no such date");
+  // Clock::WallTime counts nanoseconds in an int64 (years 1678..2262).
+  if (year < 1900 || year >= 2200) return bad("year outside 1900..2199");
   std::int64_t seconds = std::chrono::sys_days(ymd).time_since_epoch().count() * 86400LL;
   std::int64_t nanos = 0;
   std::string_view rest = text.substr(10);

@@ -216,6 +216,13 @@ Verdict VerifySim(const Evidence& evidence, const Policy& policy, const VerifyOp
   CheckMeasurement("measurement", "[sim] measurements", r.measurement, policy.sim.measurements, checks);
   CheckReportData(r.report_data, options, checks);
 
+  // WallTime counts nanoseconds in an int64: timestamps past 2200 would overflow it.
+  constexpr std::int64_t kMaxTimestampMs = 7'258'118'400'000;  // 2200-01-01
+  if (r.timestamp_ms < 0 || r.timestamp_ms > kMaxTimestampMs) {
+    checks.Add("evidence-age", false, "report timestamp " + std::to_string(r.timestamp_ms) +
+                                          " ms is outside 1970..2200");
+    return v;
+  }
   const Clock::WallTime ts{std::chrono::milliseconds(r.timestamp_ms)};
   const std::string ts_text = FormatRfc3339(ts);
   if (ts > options.at + kMaxClockSkew) {

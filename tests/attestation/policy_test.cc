@@ -187,7 +187,8 @@ TEST(TimeTest, Rfc3339) {
   EXPECT_EQ(*frac - *t, std::chrono::milliseconds(500));
   EXPECT_EQ(FormatRfc3339(*t), "2024-01-01T00:00:00Z");
   for (const char* bad : {"", "2024-13-01", "2024-02-30T00:00:00Z", "2024-01-01T25:00:00Z",
-                          "2024-01-01T00:00:00", "yesterday", "2024-01-01T00:00:00+0100"}) {
+                          "2024-01-01T00:00:00", "yesterday", "2024-01-01T00:00:00+0100",
+                          "9999-12-31T00:00:00Z", "1000-01-01"}) {
     EXPECT_FALSE(ParseRfc3339(bad)) << bad;
   }
 }

@@ -278,3 +278,28 @@ TEST(SimPlatformTest, ProviderOptionErrors) {
 
 }  // namespace
 }  // namespace cairn::attestation
+
+namespace cairn::attestation {
+namespace {
+
+// Regression: a timestamp far in the future overflowed the nanosecond clock (found by UBSan).
+TEST(SimPlatformTest, OutOfRangeTimestampIsRejectedNotOverflowed) {
+  auto key = SimPlatformKey::Generate();
+  ASSERT_TRUE(key);
+  Bytes r = *key->MakeReport(Bytes(kMeasurementBytes, 1), ReportData{}, Clock::WallTime{});
+  r[0x80 + 6] = 0x7F;  // timestamp ≈ 2^62 ms
+  Policy p;
+  p.platforms = {Platform::kSim};
+  p.sim.platform_key = key->public_key();
+  VerifyOptions o;
+  o.at = *ParseRfc3339("2026-01-01");
+  auto v = VerifyEvidence(Evidence{Platform::kSim, r, {}, {}}, p, o);
+  ASSERT_TRUE(v);
+  EXPECT_FALSE(v->accepted);
+  bool age_failed = false;
+  for (const auto& c : v->checks) age_failed |= c.name == "evidence-age" && !c.ok;
+  EXPECT_TRUE(age_failed);
+}
+
+}  // namespace
+}  // namespace cairn::attestation
