@@ -613,9 +613,14 @@ Verdict VerifyTdx(const Evidence& evidence, const Policy& policy, const VerifyOp
             for (auto& c : cs) signers.push_back(std::move(c));
           }
         }
-        for (const auto& d : evidence.certificates) {
-          auto c = ParseDerCertificate(d);
-          if (c) signers.push_back(std::move(*c));
+        if (evidence.certificates.size() > kMaxCertificates) {
+          checks.Add("certificates", false, std::to_string(evidence.certificates.size()) +
+                                                " certificates exceed the limit of " + std::to_string(kMaxCertificates));
+        } else {
+          for (const auto& d : evidence.certificates) {
+            auto c = ParseDerCertificate(d);
+            if (c) signers.push_back(std::move(*c));
+          }
         }
         // A signer must chain to a pinned root and be valid at `at`.
         auto verify_json = [&](const char* check, const std::string& text, const std::string& sig) {

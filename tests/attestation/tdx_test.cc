@@ -274,6 +274,16 @@ TEST_F(TdxTest, RevokedPckAndFmspcMismatch) {
   EXPECT_TRUE(v.accepted) << Dump(v);
 }
 
+TEST_F(TdxTest, TooManyOperatorCertificates) {
+  Evidence e = Make(spec_, UpToDate());
+  e.certificates.assign(kMaxCertificates + 1, pki.tcb_signer.der);
+  Verdict v = Run(e, pki.MakePolicy());
+  EXPECT_FALSE(v.accepted);
+  bool named = false;
+  for (const auto& c : v.checks) named |= c.name == "certificates" && !c.ok;
+  EXPECT_TRUE(named) << Dump(v);
+}
+
 TEST_F(TdxTest, PckExtensionsParse) {
   auto ext = in::ExtensionValue(pki.pck.cert.get(), in::kOidSgxExtensions);
   ASSERT_TRUE(ext);

@@ -4,6 +4,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <map>
+#include <memory>
 
 #include <nlohmann/json.hpp>
 #include <openssl/bio.h>
@@ -147,9 +148,9 @@ KeyCert MakeCert(const CertSpec& spec, EvpPkeyPtr subject_key, const KeyCert* is
 // SEV-SNP
 
 SnpTestPki& SnpTestPki::Get(int rsa_bits) {
-  static std::map<int, SnpTestPki*> instances;
+  static std::map<int, std::unique_ptr<SnpTestPki>> instances;  // freed at exit (clean ASan runs)
   auto& pki = instances[rsa_bits];
-  if (pki == nullptr) pki = new SnpTestPki(rsa_bits);
+  if (pki == nullptr) pki.reset(new SnpTestPki(rsa_bits));
   return *pki;
 }
 
@@ -364,8 +365,8 @@ constexpr std::uint16_t kQeIsvSvn = 8;
 }  // namespace
 
 TdxTestPki& TdxTestPki::Get() {
-  static TdxTestPki* pki = new TdxTestPki();
-  return *pki;
+  static TdxTestPki pki;
+  return pki;
 }
 
 TdxTestPki::TdxTestPki() {
