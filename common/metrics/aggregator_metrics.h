@@ -1,0 +1,50 @@
+// The aggregator's metrics (docs/operations.md, "Metrics", documents each one), registered once
+// at start-up; the engine and server keep the struct and update the members on their thread.
+//
+// Every member points into the registry passed to Create (which must outlive it). Updates are
+// lock-free atomics: cheap enough for per-chunk byte counts.
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/core/error.h"
+#include "common/metrics/metrics.h"
+
+namespace cairn::metrics {
+
+struct AggregatorMetricsOptions {
+  // Every value cairn_rounds_total{status} may take: protocol::RoundStatusName of each status.
+  std::vector<std::string> round_statuses;
+  // Every value cairn_rejections_total{reason} may take: protocol::RejectCodeName of each code.
+  std::vector<std::string> rejection_reasons;
+  // Upper bounds (seconds) of cairn_round_duration_seconds: rounds last from under a second
+  // (tiny models on loopback) to the round timeout (minutes).
+  std::vector<double> round_duration_buckets = {0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800};
+};
+
+struct AggregatorMetrics {
+  LabeledCounter* rounds_total = nullptr;          // cairn_rounds_total{status}: rounds finished
+  Gauge* participants_connected = nullptr;         // cairn_participants_connected
+  Histogram* round_duration_seconds = nullptr;     // cairn_round_duration_seconds: offer → finalize
+  Counter* bytes_in_total = nullptr;               // cairn_bytes_in_total: data-plane payload received
+  Counter* bytes_out_total = nullptr;              // cairn_bytes_out_total: data-plane payload sent
+  LabeledCounter* rejections_total = nullptr;      // cairn_rejections_total{reason}: uploads/messages refused
+  Gauge* epsilon_spent = nullptr;                  // cairn_epsilon_spent: ε of the signed results so far
+  Gauge* model_version = nullptr;                  // cairn_model_version: version of the global model
+  Counter* chunks_dropped_total = nullptr;         // cairn_chunks_dropped_total: data-plane chunks dropped
+  Gauge* current_round = nullptr;                  // cairn_current_round: the round in progress or next
+
+  // Registers the metrics above in `registry`. Errors: a status or reason that is not a valid
+  // label value, or names already registered.
+  static Result<AggregatorMetrics> Create(Registry& registry, const AggregatorMetricsOptions& options);
+
+  // One finished round: counts it under `status` and observes its duration.
+  void RoundFinished(std::string_view status, double duration_seconds) const {
+    rounds_total->Increment(status);
+    round_duration_seconds->Observe(duration_seconds);
+  }
+};
+
+}  // namespace cairn::metrics
