@@ -1,0 +1,99 @@
+#include "common/secagg/quantize.h"
+
+#include <algorithm>
+#include <array>
+#include <cmath>
+#include <string>
+
+#include "common/secagg/keystream.h"
+
+namespace cairn::secagg {
+
+double QuantizationStep(const Params& params) {
+  const double levels = static_cast<double>((std::uint64_t{1} << params.quantization_bits) - 1);
+  return 2.0 * params.clip_range / levels;
+}
+
+double QuantizationNormBound(const Params& params, std::uint64_t num_elements) {
+  return QuantizationStep(params) * std::sqrt(static_cast<double>(num_elements));
+}
+
+Result<Quantizer> Quantizer::Create(const Params& params, ByteSpan rounding_key) {
+  if (rounding_key.size() != kSeedBytes) {
+    return Fail(ErrorCode::kInvalidArgument, "quantizer: rounding key must be 32 bytes, got " +
+                                                 std::to_string(rounding_key.size()));
+  }
+  if (params.quantization_bits < 1 || params.quantization_bits > 31 ||
+      !std::isfinite(params.clip_range) || params.clip_range <= 0) {
+    return Fail(ErrorCode::kInvalidArgument,
+                "quantizer: needs 1 ≤ quantization_bits ≤ 31 and a finite clip_range > 0");
+  }
+  CAIRN_ASSIGN_OR_RETURN(auto key, crypto::SecretBytes::CopyFrom(rounding_key));
+  const double levels = static_cast<double>((std::uint64_t{1} << params.quantization_bits) - 1);
+  return Quantizer(params.clip_range, levels, std::move(key));
+}
+
+Result<QuantizeStats> Quantizer::Quantize(std::span<const float> values, std::uint64_t offset,
+                                          std::span<std::uint32_t> out) const {
+  if (values.size() != out.size()) {
+    return Fail(ErrorCode::kInvalidArgument,
+                "quantize: " + std::to_string(values.size()) + " values but an output of " +
+                    std::to_string(out.size()));
+  }
+  if (offset > kMaxElements || values.size() > kMaxElements - offset) {
+    return Fail(ErrorCode::kOutOfRange, "quantize: elements beyond 2^34");
+  }
+  QuantizeStats stats;
+  const double r = range_;
+  const double inv_step = levels_ / (2.0 * r);
+  constexpr double kTwo32 = 4294967296.0;
+  constexpr std::size_t kTile = 1024;
+  std::array<std::uint32_t, kTile> coins;
+  for (std::size_t base = 0; base < values.size(); base += kTile) {
+    const std::size_t n = std::min(kTile, values.size() - base);
+    KeystreamWords(key_.span(), offset + base, std::span(coins.data(), n));
+    for (std::size_t i = 0; i < n; ++i) {
+      const double x = values[base + i];
+      if (!std::isfinite(x)) {
+        crypto::Wipe(MutableByteSpan(reinterpret_cast<std::uint8_t*>(coins.data()), sizeof coins));
+        return Fail(ErrorCode::kInvalidArgument,
+                    "quantize: element " + std::to_string(offset + base + i) + " is not finite");
+      }
+      double v = x;
+      if (v < -r) { v = -r; ++stats.clamped; }
+      if (v > r) { v = r; ++stats.clamped; }
+      const double u = (v + r) * inv_step;
+      double f = std::floor(u);
+      if (f >= levels_) {
+        f = levels_;
+      } else if (f < 0) {
+        f = 0;
+      } else if (static_cast<double>(coins[i]) < (u - f) * kTwo32) {
+        f += 1;
+      }
+      out[base + i] = static_cast<std::uint32_t>(f);
+    }
+  }
+  crypto::Wipe(MutableByteSpan(reinterpret_cast<std::uint8_t*>(coins.data()), sizeof coins));
+  return stats;
+}
+
+Status DequantizeSum(const Params& params, std::span<const std::uint32_t> ring_sum,
+                     std::uint32_t num_summed, std::span<double> out) {
+  if (ring_sum.size() != out.size()) {
+    return Fail(ErrorCode::kInvalidArgument, "dequantize: " + std::to_string(ring_sum.size()) +
+                                                 " sums but an output of " +
+                                                 std::to_string(out.size()));
+  }
+  if (num_summed > params.num_participants) {
+    return Fail(ErrorCode::kInvalidArgument,
+                "dequantize: " + std::to_string(num_summed) + " vectors summed but n = " +
+                    std::to_string(params.num_participants));
+  }
+  const double step = QuantizationStep(params);
+  const double shift = static_cast<double>(num_summed) * params.clip_range;
+  for (std::size_t i = 0; i < out.size(); ++i) out[i] = step * ring_sum[i] - shift;
+  return Ok();
+}
+
+}  // namespace cairn::secagg
