@@ -1,0 +1,106 @@
+// The masking graph: regular, symmetric, seeded, complete when k ≥ m, distinct share slots.
+#include <gtest/gtest.h>
+
+#include <set>
+#include <vector>
+
+#include "common/secagg/graph.h"
+#include "tests/secagg/test_util.h"
+
+namespace cairn::secagg {
+namespace {
+
+std::array<std::uint8_t, 32> Seed(std::uint8_t b) {
+  std::array<std::uint8_t, 32> s;
+  s.fill(b);
+  return s;
+}
+
+std::vector<std::uint32_t> Range(std::uint32_t n) {
+  std::vector<std::uint32_t> v(n);
+  for (std::uint32_t i = 0; i < n; ++i) v[i] = i;
+  return v;
+}
+
+void CheckGraph(const Graph& g, std::uint32_t expected_k) {
+  for (std::uint32_t i : g.members()) {
+    const auto closed = g.ClosedNeighborhood(i);
+    ASSERT_EQ(closed.size(), expected_k) << "participant " << i;
+    ASSERT_TRUE(std::binary_search(closed.begin(), closed.end(), i));
+    std::set<int> xs;
+    for (std::uint32_t h : closed) {
+      ASSERT_TRUE(g.InNeighborhood(i, h));
+      ASSERT_TRUE(g.InNeighborhood(h, i)) << "not symmetric: " << i << " " << h;
+      const int x = g.ShareX(i, h);
+      ASSERT_GE(x, 1);
+      ASSERT_LE(x, static_cast<int>(expected_k));
+      xs.insert(x);
+    }
+    ASSERT_EQ(xs.size(), expected_k) << "share slots repeat for owner " << i;
+    EXPECT_EQ(g.Neighbors(i).size(), expected_k - 1);
+  }
+}
+
+TEST(SecAggGraph, RingIsKRegularAndSymmetric) {
+  for (std::uint32_t n : {8u, 9u, 20u, 101u}) {
+    for (std::uint32_t k : {3u, 5u, 7u}) {
+      auto g = Graph::Build(n, Range(n), k, Seed(1));
+      ASSERT_TRUE(g.has_value());
+      EXPECT_EQ(g->neighborhood_size(), std::min(k, n));
+      CheckGraph(*g, std::min(k, n));
+      // Edge count: n·(k − 1)/2 when the ring is not complete.
+      std::size_t degree_sum = 0;
+      for (std::uint32_t i = 0; i < n; ++i) degree_sum += g->Neighbors(i).size();
+      EXPECT_EQ(degree_sum, static_cast<std::size_t>(n) * (std::min(k, n) - 1));
+    }
+  }
+}
+
+TEST(SecAggGraph, CompleteWhenKCoversTheMembers) {
+  for (std::uint32_t m : {4u, 5u, 7u}) {  // even and odd member counts
+    auto g = Graph::Build(10, Range(m), 7, Seed(2));
+    ASSERT_TRUE(g.has_value());
+    EXPECT_EQ(g->neighborhood_size(), m);
+    CheckGraph(*g, m);
+    for (std::uint32_t i = 0; i < m; ++i) EXPECT_EQ(g->ClosedNeighborhood(i), Range(m));
+  }
+}
+
+TEST(SecAggGraph, SeededPermutationIsDeterministicAndVaries) {
+  auto a = Graph::Build(50, Range(50), 5, Seed(3));
+  auto b = Graph::Build(50, Range(50), 5, Seed(3));
+  auto c = Graph::Build(50, Range(50), 5, Seed(4));
+  ASSERT_TRUE(a && b && c);
+  int same_ab = 0, same_ac = 0;
+  for (std::uint32_t i = 0; i < 50; ++i) {
+    same_ab += a->ClosedNeighborhood(i) == b->ClosedNeighborhood(i);
+    same_ac += a->ClosedNeighborhood(i) == c->ClosedNeighborhood(i);
+  }
+  EXPECT_EQ(same_ab, 50);
+  EXPECT_LT(same_ac, 5);
+  // Not the roster-order ring: some neighbour of 0 is not 1 or 49 or 2 or 48.
+  const auto nb = a->Neighbors(0);
+  EXPECT_FALSE(nb == (std::vector<std::uint32_t>{1, 2, 48, 49}));
+}
+
+TEST(SecAggGraph, SubsetOfTheCohort) {
+  std::vector<std::uint32_t> members = {9, 2, 4, 7, 11, 0, 5};
+  auto g = Graph::Build(12, members, 3, Seed(5));
+  ASSERT_TRUE(g.has_value());
+  EXPECT_EQ(g->members(), (std::vector<std::uint32_t>{0, 2, 4, 5, 7, 9, 11}));
+  EXPECT_FALSE(g->IsMember(1));
+  EXPECT_TRUE(g->ClosedNeighborhood(1).empty());
+  EXPECT_EQ(g->ShareX(1, 0), 0);
+  CheckGraph(*g, 3);
+}
+
+TEST(SecAggGraph, RejectsBadInput) {
+  EXPECT_FALSE(Graph::Build(5, {}, 3, Seed(1)).has_value());
+  EXPECT_FALSE(Graph::Build(5, {0, 1, 1}, 3, Seed(1)).has_value());
+  EXPECT_FALSE(Graph::Build(5, {0, 5}, 3, Seed(1)).has_value());
+  EXPECT_FALSE(Graph::Build(5, Range(5), 4, Seed(1)).has_value());
+  EXPECT_FALSE(Graph::Build(5, Range(5), 3, ByteSpan()).has_value());
+}
+
+}  // namespace
+}  // namespace cairn::secagg
