@@ -118,6 +118,9 @@ struct SevSnpPolicy {
 struct TdxPolicy {
   std::vector<Bytes> mrtd;               // allowed MRTD values (48 B); empty = any (warning)
   std::array<std::vector<Bytes>, 4> rtmr;  // allowed RTMR0..3 values; empty = any
+  std::vector<Bytes> mr_config_id;       // allowed MRCONFIGID values (48 B); empty = any
+  std::vector<Bytes> mr_owner;           // allowed MROWNER values (48 B); empty = any
+  std::vector<Bytes> mr_owner_config;    // allowed MROWNERCONFIG values (48 B); empty = any
   bool allow_debug = false;              // TD_ATTRIBUTES DEBUG bit
   // TCB statuses accepted. "Unknown" is what a quote verified without collateral gets.
   std::vector<std::string> accepted_tcb_status = {"UpToDate"};

@@ -78,6 +78,9 @@ Status ParseTdx(TomlReader& t, TdxPolicy& p) {
   for (int i = 0; i < 4; ++i) {
     CAIRN_RETURN_IF_ERROR(GetHexList(t, "rtmr" + std::to_string(i), 48, p.rtmr[i]));
   }
+  CAIRN_RETURN_IF_ERROR(GetHexList(t, "mr_config_id", 48, p.mr_config_id));
+  CAIRN_RETURN_IF_ERROR(GetHexList(t, "mr_owner", 48, p.mr_owner));
+  CAIRN_RETURN_IF_ERROR(GetHexList(t, "mr_owner_config", 48, p.mr_owner_config));
   CAIRN_RETURN_IF_ERROR(t.Get("allow_debug", p.allow_debug));
   CAIRN_RETURN_IF_ERROR(t.Get("accepted_tcb_status", p.accepted_tcb_status));
   for (const auto& s : p.accepted_tcb_status) {

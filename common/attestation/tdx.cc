@@ -825,6 +825,14 @@ Verdict VerifyTdx(const Evidence& evidence, const Policy& policy, const VerifyOp
     checks.Add("rtmr" + std::to_string(i), ok,
                "RTMR" + std::to_string(i) + " " + HexEncode(q.rtmr[i]) + (ok ? " is" : " is not") + " one of the allowed [tdx] rtmr" + std::to_string(i));
   }
+  struct Pin { const char* check; const char* field; const Mr48& value; const std::vector<Bytes>& allowed; };
+  for (const Pin& pin : {Pin{"mr-config-id", "MRCONFIGID", q.mr_config_id, pol.mr_config_id},
+                         Pin{"mr-owner", "MROWNER", q.mr_owner, pol.mr_owner},
+                         Pin{"mr-owner-config", "MROWNERCONFIG", q.mr_owner_config, pol.mr_owner_config}}) {
+    if (pin.allowed.empty()) continue;
+    const bool ok = OneOf(pin.value, pin.allowed);
+    checks.Add(pin.check, ok, std::string(pin.field) + " " + HexEncode(pin.value) + (ok ? " is" : " is not") + " allowed");
+  }
   if (pol.min_pce_svn > 0) {
     const bool ok = pck_ext && pck_ext->pce_svn >= pol.min_pce_svn;
     checks.Add("min-pce-svn", ok, pck_ext ? "PCESVN " + std::to_string(pck_ext->pce_svn) + (ok ? " ≥ " : " < ") + "min_pce_svn " + std::to_string(pol.min_pce_svn)

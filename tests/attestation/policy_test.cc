@@ -33,6 +33,9 @@ id_key_digests = []
 [tdx]
 mrtd = [")" + kM1 + R"("]
 rtmr1 = [")" + kM2 + R"("]
+mr_config_id = [")" + kM1 + R"("]
+mr_owner = []
+mr_owner_config = []
 allow_debug = false
 accepted_tcb_status = ["UpToDate", "SWHardeningNeeded"]
 forbidden_advisory_ids = ["INTEL-SA-00837"]
@@ -70,6 +73,7 @@ require_secure_aggregation = true
   EXPECT_EQ(p->tdx.mrtd.size(), 1u);
   EXPECT_TRUE(p->tdx.rtmr[0].empty());
   EXPECT_EQ(p->tdx.rtmr[1].size(), 1u);
+  EXPECT_EQ(p->tdx.mr_config_id.size(), 1u);
   EXPECT_EQ(p->tdx.accepted_tcb_status.size(), 2u);
   EXPECT_EQ(p->tdx.forbidden_advisory_ids[0], "INTEL-SA-00837");
   EXPECT_EQ(p->tdx.min_pce_svn, 11u);

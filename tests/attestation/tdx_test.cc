@@ -142,6 +142,21 @@ TEST_F(TdxTest, MrtdAndRtmrNotAllowed) {
   ExpectRejected(Make(spec_), p, "rtmr2");
 }
 
+TEST_F(TdxTest, MrConfigIdAndOwnerPins) {
+  Policy p = pki.MakePolicy();
+  p.tdx.mr_config_id = {Bytes(48, 0)};  // the test quote's MRCONFIGID is zero
+  p.tdx.mr_owner = {Bytes(48, 0)};
+  EXPECT_TRUE(Run(Make(spec_), p).accepted);
+  p.tdx.mr_owner = {Bytes(48, 1)};
+  ExpectRejected(Make(spec_), p, "mr-owner");
+  p = pki.MakePolicy();
+  p.tdx.mr_owner_config = {Bytes(48, 1)};
+  ExpectRejected(Make(spec_), p, "mr-owner-config");
+  p = pki.MakePolicy();
+  p.tdx.mr_config_id = {Bytes(48, 1)};
+  ExpectRejected(Make(spec_), p, "mr-config-id");
+}
+
 TEST_F(TdxTest, ReportDataMismatch) {
   TdxQuoteSpec s = spec_;
   s.report_data[0] ^= 1;
