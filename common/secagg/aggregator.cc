@@ -65,6 +65,7 @@ struct Aggregator::Impl {
   RoundSetup setup;
   SessionId session{};
   MaskedInputObserver observer;
+  std::uint32_t unmask_threads = 1;
   State state = State::kCollectingKeys;
   std::vector<Peer> peers;  // by cohort index
   std::optional<Graph> graph;
@@ -151,6 +152,7 @@ Result<Aggregator> Aggregator::Create(AggregatorOptions options) {
   impl->setup = std::move(options.setup);
   impl->session = ComputeSessionId(impl->params, impl->setup);
   impl->observer = std::move(options.observe_masked_input_for_testing);
+  impl->unmask_threads = options.unmask_threads;
   impl->peers.resize(impl->setup.cohort_size);
   return Aggregator(std::move(impl));
 }
@@ -530,7 +532,7 @@ Result<UnmaskedSum> Aggregator::Finalize() {
       }
     }
   }
-  ApplyMaskTerms(terms, 0, s.sum);
+  ApplyMaskTermsParallel(terms, 0, s.sum, s.unmask_threads);
   s.revealed = crypto::SecretBytes();
   UnmaskedSum out;
   out.ring_sum = std::move(s.sum);

@@ -45,6 +45,9 @@ using MaskedInputObserver =
 struct AggregatorOptions {
   Params params;     // validated by Create
   RoundSetup setup;  // validated by Create
+  // Threads that remove the masks in Finalize (the mask expansion dominates unmasking and
+  // splits by element range); 1 = the calling thread only. Set it to the enclave's cores.
+  std::uint32_t unmask_threads = 1;
   // Tests only (instrumentation): empty in production.
   MaskedInputObserver observe_masked_input_for_testing;
 };

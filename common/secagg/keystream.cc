@@ -7,6 +7,8 @@
 #include <bit>
 #include <cstdlib>
 #include <cstring>
+#include <thread>
+#include <vector>
 
 namespace cairn::secagg {
 namespace {
@@ -68,6 +70,28 @@ void ApplyMaskTerms(std::span<const MaskTerm> terms, std::uint64_t offset,
     done += n;
   }
   sodium_memzero(buf.data(), sizeof buf);
+}
+
+void ApplyMaskTermsParallel(std::span<const MaskTerm> terms, std::uint64_t offset,
+                            std::span<std::uint32_t> inout, std::uint32_t threads) {
+  constexpr std::size_t kMinPerThread = std::size_t{1} << 16;
+  std::size_t parts = std::max<std::uint32_t>(threads, 1);
+  parts = std::min(parts, std::max<std::size_t>(inout.size() / kMinPerThread, 1));
+  if (parts == 1) {
+    ApplyMaskTerms(terms, offset, inout);
+    return;
+  }
+  // Range boundaries on 16-element (block) multiples, so no block is expanded twice.
+  const std::size_t per = (inout.size() / parts + kWordsPerBlock - 1) / kWordsPerBlock * kWordsPerBlock;
+  std::vector<std::thread> workers;
+  workers.reserve(parts - 1);
+  for (std::size_t p = 1; p < parts; ++p) {
+    const std::size_t begin = std::min(p * per, inout.size());
+    const std::size_t end = p + 1 == parts ? inout.size() : std::min((p + 1) * per, inout.size());
+    workers.emplace_back([=] { ApplyMaskTerms(terms, offset + begin, inout.subspan(begin, end - begin)); });
+  }
+  ApplyMaskTerms(terms, offset, inout.first(std::min(per, inout.size())));
+  for (auto& w : workers) w.join();
 }
 
 }  // namespace cairn::secagg

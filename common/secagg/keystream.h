@@ -9,7 +9,8 @@
 //
 // Element-indexed: any chunk [offset, offset + size) can be expanded alone, in any order, and
 // gives the same words as a whole-vector expansion. offset + size ≤ kMaxElements (params.h).
-// Thread safety: pure functions.
+// Call crypto::Init() (sodium_init) first: it selects libsodium's fastest ChaCha20 code.
+// Thread safety: pure functions. A key must be 32 bytes (a programming error otherwise: abort).
 #pragma once
 
 #include <cstdint>
@@ -35,5 +36,11 @@ struct MaskTerm {
 // whatever the number of terms.
 void ApplyMaskTerms(std::span<const MaskTerm> terms, std::uint64_t offset,
                     std::span<std::uint32_t> inout);
+
+// The same, split into `threads` contiguous ranges processed concurrently (threads − 1 new
+// std::threads, joined before returning; 0 or 1 = the calling thread only). Ranges below 64 Ki
+// elements are not worth a thread and are not split.
+void ApplyMaskTermsParallel(std::span<const MaskTerm> terms, std::uint64_t offset,
+                            std::span<std::uint32_t> inout, std::uint32_t threads);
 
 }  // namespace cairn::secagg

@@ -46,32 +46,36 @@ Result<QuantizeStats> Quantizer::Quantize(std::span<const float> values, std::ui
   QuantizeStats stats;
   const double r = range_;
   const double inv_step = levels_ / (2.0 * r);
+  const auto top = static_cast<std::uint32_t>(levels_);
   constexpr double kTwo32 = 4294967296.0;
   constexpr std::size_t kTile = 1024;
   std::array<std::uint32_t, kTile> coins;
   for (std::size_t base = 0; base < values.size(); base += kTile) {
     const std::size_t n = std::min(kTile, values.size() - base);
+    const float* in = values.data() + base;
+    std::uint32_t* q = out.data() + base;
+    bool finite = true;
+    std::uint64_t clamped = 0;
+    for (std::size_t i = 0; i < n; ++i) {
+      finite &= std::isfinite(in[i]);
+      clamped += (in[i] < -r) | (in[i] > r);
+    }
+    if (!finite) {
+      std::size_t bad = 0;
+      while (std::isfinite(in[bad])) ++bad;
+      crypto::Wipe(MutableByteSpan(reinterpret_cast<std::uint8_t*>(coins.data()), sizeof coins));
+      return Fail(ErrorCode::kInvalidArgument,
+                  "quantize: element " + std::to_string(offset + base + bad) + " is not finite");
+    }
+    stats.clamped += clamped;
     KeystreamWords(key_.span(), offset + base, std::span(coins.data(), n));
     for (std::size_t i = 0; i < n; ++i) {
-      const double x = values[base + i];
-      if (!std::isfinite(x)) {
-        crypto::Wipe(MutableByteSpan(reinterpret_cast<std::uint8_t*>(coins.data()), sizeof coins));
-        return Fail(ErrorCode::kInvalidArgument,
-                    "quantize: element " + std::to_string(offset + base + i) + " is not finite");
-      }
-      double v = x;
-      if (v < -r) { v = -r; ++stats.clamped; }
-      if (v > r) { v = r; ++stats.clamped; }
-      const double u = (v + r) * inv_step;
-      double f = std::floor(u);
-      if (f >= levels_) {
-        f = levels_;
-      } else if (f < 0) {
-        f = 0;
-      } else if (static_cast<double>(coins[i]) < (u - f) * kTwo32) {
-        f += 1;
-      }
-      out[base + i] = static_cast<std::uint32_t>(f);
+      const double v = std::min(std::max(static_cast<double>(in[i]), -r), r);
+      const double u = (v + r) * inv_step;  // in [0, L] up to one rounding
+      // Truncation is floor for u ≥ 0 (and, unlike std::floor, needs no libm call).
+      std::uint32_t f = static_cast<std::uint32_t>(u);
+      f += static_cast<double>(coins[i]) < (u - f) * kTwo32;
+      q[i] = std::min(f, top);  // u can exceed L by one rounding at v = r
     }
   }
   crypto::Wipe(MutableByteSpan(reinterpret_cast<std::uint8_t*>(coins.data()), sizeof coins));

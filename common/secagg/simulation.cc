@@ -32,6 +32,7 @@ Result<SimulationReport> SimulateRound(const SimulationOptions& options,
   AggregatorOptions ao;
   ao.params = options.params;
   ao.setup = setup;
+  ao.unmask_threads = options.unmask_threads;
   ao.observe_masked_input_for_testing = options.observe_masked_input_for_testing;
   CAIRN_ASSIGN_OR_RETURN(Aggregator agg, Aggregator::Create(std::move(ao)));
   std::vector<std::optional<Participant>> parts(n);

@@ -40,6 +40,8 @@ struct SimulationOptions {
   bool wire_format = true;
   // Secret randomness per participant (index → source); empty = the CSPRNG.
   std::function<RandomFill(std::uint32_t index)> participant_random;
+  // Passed to the aggregator.
+  std::uint32_t unmask_threads = 1;
   // Passed to the aggregator (tests only).
   MaskedInputObserver observe_masked_input_for_testing;
 };

@@ -46,7 +46,10 @@ struct Harness {
               MaskedInputObserver observer = {}) {
     params = p;
     setup = s;
-    AggregatorOptions ao{p, s, std::move(observer)};
+    AggregatorOptions ao;
+    ao.params = p;
+    ao.setup = s;
+    ao.observe_masked_input_for_testing = std::move(observer);
     auto a = Aggregator::Create(std::move(ao));
     ASSERT_TRUE(a.has_value()) << a.error().ToString();
     agg.emplace(std::move(*a));

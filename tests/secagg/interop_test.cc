@@ -86,7 +86,7 @@ Transcript RunOverBytes(const Params& p, const RoundSetup& s,
   auto log = [&](const Bytes& b) { transcript.Update(b); };
   std::vector<Machine> machines;
   for (std::uint32_t i = 0; i < s.cohort_size; ++i) machines.emplace_back(p, s, i, seed + i, updates[i]);
-  auto agg = Aggregator::Create(AggregatorOptions{p, s, {}});
+  auto agg = Aggregator::Create(AggregatorOptions{p, s, 1, {}});
   EXPECT_TRUE(agg.has_value());
   const DecodeLimits lim = agg->decode_limits();
   auto to_agg = [&](const Bytes& b) {

@@ -66,6 +66,21 @@ TEST(SecAggKeystream, PlusAndMinusCancelExactly) {
   EXPECT_EQ(v, original);
 }
 
+TEST(SecAggKeystream, ParallelEqualsSerial) {
+  std::array<std::uint8_t, 32> a, b;
+  a.fill(3);
+  b.fill(4);
+  const std::vector<MaskTerm> terms = {{a, false}, {b, true}};
+  for (std::size_t n : {std::size_t{10}, std::size_t{1} << 16, (std::size_t{1} << 18) + 13}) {
+    for (std::uint32_t threads : {0u, 1u, 2u, 3u, 8u}) {
+      std::vector<std::uint32_t> serial(n, 5), parallel(n, 5);
+      ApplyMaskTerms(terms, 7, serial);
+      ApplyMaskTermsParallel(terms, 7, parallel, threads);
+      ASSERT_EQ(serial, parallel) << n << " elements, " << threads << " threads";
+    }
+  }
+}
+
 TEST(SecAggKeystream, WordsAreUniform) {
   // Chi-square over the top byte (256 bins) of 2^20 words; df = 255, p = 0.999 at 330.5.
   std::array<std::uint8_t, 32> key;

@@ -69,10 +69,11 @@ TEST(SecAggProtocol, MasksCancelExactly) {
 TEST(SecAggProtocol, MaskedEqualsPlainWithinQuantizationError) {
   for (auto [k, t] : {std::pair{7u, 4u}, std::pair{5u, 3u}}) {
     const Params p = StandardParams(8, k, t);
-    const RoundSetup s = StandardSetup(8, 20000);
-    const auto updates = testing::RandomUpdates(8, 20000, 1.0f, 42 + k);
+    const RoundSetup s = StandardSetup(8, 131072);  // 2 chunks; splits across threads
+    const auto updates = testing::RandomUpdates(8, 131072, 1.0f, 42 + k);
     SimulationOptions o = testing::Opts(p, s);
     o.participant_random = [](std::uint32_t i) { return testing::SeededFill(500 + i); };
+    o.unmask_threads = k == 7 ? 1 : 2;
     auto spans = testing::Spans(updates);
     auto report = SimulateRound(o, spans);
     ASSERT_TRUE(report.has_value()) << report.error().ToString();
@@ -84,7 +85,7 @@ TEST(SecAggProtocol, MaskedEqualsPlainWithinQuantizationError) {
     const double err = MaxAbsDiff(report->sum, h.PlainSum(AllBut(8, {})));
     EXPECT_LT(err, 8 * QuantizationStep(p)) << "k = " << k;
     EXPECT_GT(report->control_bytes, 0u);
-    EXPECT_EQ(report->masked_input_bytes, 8 * (20000 * 4 + std::uint64_t{34} * ((20000 + 65535) / 65536)));
+    EXPECT_EQ(report->masked_input_bytes, 8 * (131072 * 4 + std::uint64_t{34} * 2));
   }
 }
 
