@@ -14,7 +14,7 @@ namespace cairn::secagg {
 
 namespace {
 
-constexpr std::uint32_t kWholeRound = 0xffffffffu;
+constexpr std::uint32_t kWholeRound = AbortReason::kWholeRound;
 
 std::string Who(std::uint32_t index) { return "participant " + std::to_string(index); }
 

@@ -52,8 +52,10 @@ struct AggregatorOptions {
   MaskedInputObserver observe_masked_input_for_testing;
 };
 
-// Why a round aborted: `participant` is the one whose secret could not be rebuilt.
+// Why a round aborted: `participant` is the one whose secret could not be rebuilt, or
+// kWholeRound when the round as a whole fell below t (|U1|, |U2| or |S| < t).
 struct AbortReason {
+  static constexpr std::uint32_t kWholeRound = 0xffffffffu;
   enum class Stage : std::uint8_t { kKeys, kShares, kUnmasking, kFinalize, kReconstruction };
   Stage stage = Stage::kKeys;
   std::uint32_t participant = 0;

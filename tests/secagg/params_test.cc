@@ -58,6 +58,7 @@ TEST(SecAggParams, SumMustNotWrapTheModulus) {
   EXPECT_EQ(MaxQuantizationBits(4), 30u);
   EXPECT_EQ(MaxQuantizationBits(5), 29u);
   EXPECT_EQ(MaxQuantizationBits(3), 30u);   // 3·(2^31 − 1) ≥ 2^32
+  EXPECT_EQ(MaxQuantizationBits(8), 29u);
   EXPECT_EQ(MaxQuantizationBits(1000), 22u);
 }
 

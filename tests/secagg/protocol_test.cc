@@ -240,6 +240,7 @@ TEST(SecAggProtocol, AbortsAtKeysAndAtShares) {
   ASSERT_TRUE(report.has_value());
   ASSERT_TRUE(report->abort.has_value());
   EXPECT_EQ(report->abort->stage, AbortReason::Stage::kKeys);
+  EXPECT_EQ(report->abort->participant, AbortReason::kWholeRound);
   EXPECT_EQ(report->abort->available, 3u);
   o.drops = {D::kAfterKeys, D::kAfterKeys, D::kAfterKeys, D::kAfterKeys, D::kAfterKeys};
   report = SimulateRound(o, spans);
