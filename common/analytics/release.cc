@@ -81,6 +81,14 @@ Status CheckLedgerMatches(const dp::PrivacyLedger& ledger, const QueryPlan& plan
 
 double RoundCount(double x) { return std::max(0.0, std::nearbyint(x)); }
 
+// Released non-integer values keep float32 precision (24-bit mantissa), as the round engine does
+// for models: the low-order bits of x + noise are where a double sampler's irregularities live
+// (docs/privacy.md, floating-point caveat). Without noise, values stay exact.
+double Coarsen(double x, bool noise) {
+  if (!noise || !std::isfinite(x)) return x;
+  return static_cast<double>(static_cast<float>(x));
+}
+
 }  // namespace
 
 AccountingOptions AccountingOptions::ForLedger(const dp::LedgerOptions& ledger, std::uint32_t num_parties) {
@@ -344,6 +352,10 @@ Result<QueryResult> CombineAndRelease(const QueryPlan& plan, const std::vector<P
         r.values = QuantilesFromCells(gc, edges, spec.quantiles);
         break;
     }
+    r.value = Coarsen(r.value, spec.noise);
+    // Count, sum and cell stddevs are the plan's public σ; mean and variance ones derive from noisy values.
+    if (spec.kind == QueryKind::kMean || spec.kind == QueryKind::kVariance) r.stddev = Coarsen(r.stddev, spec.noise);
+    for (double& v : r.values) v = Coarsen(v, spec.noise);
     out.groups.push_back(std::move(r));
   }
   return out;

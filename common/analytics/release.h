@@ -36,7 +36,8 @@
 // rows clamped to [low, high]; variance (population, divisor rows) = Σx²/n − (Σx/n)² from the
 // noisy sums, clamped to [0, (high − low)²/4]; histogram cells rounded and floored at 0;
 // quantiles read off the running sum of the raw noisy cells, interpolating linearly inside the
-// cell (QuantilesFromCells).
+// cell (QuantilesFromCells). With noise, non-integer answers are rounded to float32 precision
+// (the floating-point caveat of docs/privacy.md: the low-order bits of x + noise are dropped).
 // With spec.noise = false (tests) nothing is drawn and every answer equals the pooled-data answer
 // up to floating-point summation order; such a plan's steps have σ = 0 (ε = ∞), so a real ledger
 // refuses to charge them and the engine cannot release exact answers.

@@ -173,6 +173,21 @@ TEST(ReleaseExactTest, ResultDoesNotDependOnArrivalOrder) {
   EXPECT_EQ(ResultsToJson({Release(s, partials, 5)}), a);
 }
 
+TEST(ReleaseNoiseTest, NoisyAnswersKeepFloat32PrecisionOnly) {
+  const Federation f = MakeFederation(16);
+  for (const char* fields : {"kind = \"mean\"\ncolumn = \"x\"\nclamp = [0, 100]",
+                             "kind = \"variance\"\ncolumn = \"x\"\nclamp = [0, 100]",
+                             "kind = \"quantiles\"\ncolumn = \"x\"\nclamp = [0, 100]\nquantiles = [0.5]"}) {
+    const QuerySpec s = Spec(fields, /*noise=*/true);
+    const QueryResult r = Release(s, Partials(s, f.tables), 3);
+    const GroupResult& g = r.groups[0];
+    ASSERT_FALSE(g.suppressed);
+    const double v = s.kind == QueryKind::kQuantiles ? g.values[0] : g.value;
+    EXPECT_EQ(v, static_cast<double>(static_cast<float>(v))) << fields;
+    EXPECT_EQ(g.rows, std::nearbyint(g.rows));
+  }
+}
+
 TEST(QuantilesFromCellsTest, InterpolatesInsideTheCell) {
   const std::vector<double> edges = {0, 10, 20, 30};
   EXPECT_EQ(QuantilesFromCells({10, 0, 10}, edges, {0.0, 0.25, 0.5, 0.75, 1.0}),
