@@ -209,6 +209,19 @@ epsilon = 1
   EXPECT_NE(p.error().message().find("line 3 column 2"), std::string::npos) << p.error().message();
 }
 
+TEST(PartialTest, AStringPredicateSkipsEmptyValuesBeforeTheyAreParsed) {
+  Table t = MakeTable("bank.csv", {"amount"}, {{"1.5"}, {""}, {"2.5"}});
+  QuerySpec s = ParseOne("[[queries]]\nname = \"s\"\nkind = \"sum\"\ncolumn = \"amount\"\nclamp = [0, 10]\nepsilon = 1\n");
+  auto p = ComputePartial(s, t);
+  ASSERT_FALSE(p);
+  EXPECT_NE(p.error().message().find("line 3 column 1 ('amount'): empty cell"), std::string::npos) << p.error().message();
+  s.where.push_back({"amount", CompareOp::kNe, {std::string("")}});
+  p = ComputePartial(s, t);
+  ASSERT_TRUE(p) << p.error().ToString();
+  EXPECT_EQ(p->groups[0].rows, 2u);
+  EXPECT_EQ(p->groups[0].sum, 4.0);
+}
+
 // --- Wire form --------------------------------------------------------------------------------
 
 Partial Sample() {
