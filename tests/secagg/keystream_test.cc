@@ -5,6 +5,8 @@
 #include <cmath>
 #include <vector>
 
+#include <sodium.h>
+
 #include "common/secagg/keystream.h"
 #include "tests/secagg/test_util.h"
 
@@ -31,6 +33,29 @@ TEST(SecAggKeystream, Rfc8439KnownAnswer) {
   EXPECT_EQ(mid[0], w[15]);
   EXPECT_EQ(mid[1], w[16]);
   EXPECT_EQ(mid[2], w[17]);
+}
+
+// The stream is computed with OpenSSL; it must be libsodium's crypto_stream_chacha20_ietf (the
+// function the protocol specifies) at every offset.
+TEST(SecAggKeystream, EqualsLibsodiumChaCha20Ietf) {
+  std::array<std::uint8_t, 32> key;
+  for (std::size_t i = 0; i < key.size(); ++i) key[i] = static_cast<std::uint8_t>(i * 11 + 1);
+  const std::array<std::uint8_t, 12> nonce{};
+  for (std::uint64_t offset : {0ull, 1ull, 15ull, 16ull, 17ull, 4095ull, 1000003ull}) {
+    const std::size_t n = 5000;
+    std::vector<std::uint32_t> ours(n);
+    KeystreamWords(key, offset, ours);
+    // libsodium from the block holding `offset`.
+    const std::size_t skip = offset % 16;
+    std::vector<std::uint8_t> zeros((n + 16) * 4, 0), ks((n + 16) * 4);
+    crypto_stream_chacha20_ietf_xor_ic(ks.data(), zeros.data(), ks.size(), nonce.data(),
+                                       static_cast<std::uint32_t>(offset / 16), key.data());
+    for (std::size_t i = 0; i < n; ++i) {
+      const std::uint8_t* b = ks.data() + 4 * (skip + i);
+      const std::uint32_t w = b[0] | (b[1] << 8) | (b[2] << 16) | (std::uint32_t{b[3]} << 24);
+      ASSERT_EQ(ours[i], w) << "offset " << offset << " element " << i;
+    }
+  }
 }
 
 TEST(SecAggKeystream, AnyChunkingGivesTheSameWords) {
