@@ -6,6 +6,7 @@
 #include <fstream>
 #include <functional>
 
+#include "common/model/rng.h"
 #include "tests/analytics/test_util.h"
 
 namespace cairn::analytics {
@@ -292,6 +293,38 @@ TEST(PartialWireTest, HeaderFieldsAreChecked) {
   auto tb = DecodePartial(too_big);
   ASSERT_FALSE(tb);
   EXPECT_NE(tb.error().message().find("above the limit"), std::string::npos);
+}
+
+TEST(PartialWireTest, RandomMutationsNeverCrashAndNeverPassValidationUnnoticed) {
+  QuerySpec s = ParseOne("[[queries]]\nname = \"amount_histogram\"\nkind = \"histogram\"\ncolumn = \"x\"\nbins = [0, 1, 2]\nepsilon = 1\n");
+  const Bytes good = *EncodePartial(Sample());
+  model::DeterministicRng rng(5);
+  int decoded = 0;
+  for (int i = 0; i < 5000; ++i) {
+    Bytes b = good;
+    const int flips = 1 + static_cast<int>(rng.UniformInt(4));
+    for (int f = 0; f < flips; ++f) b[rng.UniformInt(b.size())] = static_cast<std::uint8_t>(rng.UniformInt(256));
+    if (rng.UniformInt(4) == 0) b.resize(rng.UniformInt(b.size() + 1));
+    auto p = DecodePartial(b);
+    if (!p) continue;
+    ++decoded;
+    // Whatever decodes either fits the spec exactly or is refused by ValidatePartial.
+    if (ValidatePartial(*p, s)) {
+      EXPECT_EQ(p->groups.size(), 2u);
+      for (const auto& g : p->groups) {
+        std::uint64_t total = 0;
+        for (auto c : g.cells) total += c;
+        EXPECT_EQ(total, g.rows);
+      }
+    }
+  }
+  EXPECT_GT(decoded, 0);
+  // Random bytes of every small length.
+  for (std::size_t n = 0; n < 200; ++n) {
+    Bytes b(n);
+    for (auto& x : b) x = static_cast<std::uint8_t>(rng.UniformInt(256));
+    (void)DecodePartial(b);
+  }
 }
 
 TEST(PartialWireTest, EncodeRefusesWhatDecodeWouldRefuse) {
