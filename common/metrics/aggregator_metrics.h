@@ -25,6 +25,9 @@ struct AggregatorMetricsOptions {
 };
 
 struct AggregatorMetrics {
+  // Where the engine updates each one: rounds_total when it publishes a signed result (every
+  // status, including a round refused for the privacy budget); round_duration_seconds when it
+  // finalizes a round it ran; the rest where the matching engine counter changes.
   LabeledCounter* rounds_total = nullptr;          // cairn_rounds_total{status}: rounds finished
   Gauge* participants_connected = nullptr;         // cairn_participants_connected
   Histogram* round_duration_seconds = nullptr;     // cairn_round_duration_seconds: offer → finalize
@@ -39,12 +42,6 @@ struct AggregatorMetrics {
   // Registers the metrics above in `registry`. Errors: a status or reason that is not a valid
   // label value, or names already registered.
   static Result<AggregatorMetrics> Create(Registry& registry, const AggregatorMetricsOptions& options);
-
-  // One finished round: counts it under `status` and observes its duration.
-  void RoundFinished(std::string_view status, double duration_seconds) const {
-    rounds_total->Increment(status);
-    round_duration_seconds->Observe(duration_seconds);
-  }
 };
 
 }  // namespace cairn::metrics

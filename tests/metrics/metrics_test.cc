@@ -129,9 +129,10 @@ TEST(Metrics, AggregatorSetRendersAValidExposition) {
   o.rejection_reasons = {"malformed", "norm-too-large", "duplicate"};
   auto m = AggregatorMetrics::Create(r, o);
   ASSERT_TRUE(m) << m.error().message();
-  m->RoundFinished("completed", 1.7);
-  m->RoundFinished("completed", 0.2);
-  m->RoundFinished("failed-quorum", 60);
+  for (auto [status, seconds] : {std::pair{"completed", 1.7}, {"completed", 0.2}, {"failed-quorum", 60.0}}) {
+    m->rounds_total->Increment(status);
+    m->round_duration_seconds->Observe(seconds);
+  }
   m->bytes_in_total->Increment(12'400'000);
   m->bytes_out_total->Increment(300);
   m->participants_connected->Set(3);
