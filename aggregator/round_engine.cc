@@ -744,6 +744,7 @@ void RoundEngine::PublishResult(protocol::RoundResult result) {
     }
   }
   result.model = sealed_->Download();
+  if (tamper_) tamper_(result);
   for (const auto& [id, p] : participants_) {
     if (p.connected && !outbox_.Send(id, result)) OnDisconnected(id);
   }

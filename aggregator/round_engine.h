@@ -126,6 +126,10 @@ class RoundEngine {
   // the enclave sees). Not set in production.
   using UpdateObserver = std::function<void(const std::string& participant, std::span<const float> update)>;
   void SetUpdateObserverForTesting(UpdateObserver observer) { observer_ = std::move(observer); }
+  // Test hook: rewrites each round result after it is signed, before it is sent (tests check
+  // that participants refuse a tampered result).
+  using ResultTamper = std::function<void(protocol::RoundResult& result)>;
+  void SetResultTamperForTesting(ResultTamper tamper) { tamper_ = std::move(tamper); }
 
  private:
   struct ParticipantState {
@@ -185,6 +189,7 @@ class RoundEngine {
   std::map<std::string, protocol::FeatureStats> feature_stats_;  // until frozen
   Counters counters_;
   UpdateObserver observer_;
+  ResultTamper tamper_;
 };
 
 }  // namespace cairn::aggregator

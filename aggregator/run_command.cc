@@ -3,7 +3,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
-#include "aggregator/server.h"
+#include "aggregator/app.h"
 #include "common/core/file.h"
 #include "common/core/log.h"
 #include "common/model/model_files.h"
@@ -29,19 +29,6 @@ Status Serve(const RunArgs& args, const std::atomic<int>& stop_signals, std::ost
   CAIRN_ASSIGN_OR_RETURN(protocol::LoadedFederation loaded, protocol::LoadFederationFile(args.config));
   if (!args.state_dir.empty()) loaded.server.state_dir = args.state_dir.string();
   const auto& fed = loaded.federation;
-
-  // The model: built-in spec and initialization, or the provider's files.
-  CAIRN_ASSIGN_OR_RETURN(model::ModelSpec spec, model::SpecFor(fed.model));
-  CAIRN_ASSIGN_OR_RETURN(std::vector<float> initial,
-                         model::InitialGlobalParameters(fed.model, spec, loaded.server.init_seed));
-  if (!fed.initial_model_sha256.empty()) {
-    auto h = HexEncode(protocol::ModelHash(initial));
-    if (h != fed.initial_model_sha256) {
-      return Fail(ErrorCode::kInvalidArgument, args.config.string() +
-                                                   ": federation.initial_model_sha256 does not match the initial model ("
-                                                   + h + ")");
-    }
-  }
 
   // Evidence.
   attestation::ProviderOptions po;
@@ -70,40 +57,16 @@ Status Serve(const RunArgs& args, const std::atomic<int>& stop_signals, std::ost
     err << "WARNING: --sealing none: no checkpoint is written; a restart starts the federation over." << std::endl;
   }
 
-  crypto::Sha256Digest config_hash = crypto::Sha256(AsBytes(loaded.canonical_text));
-  CAIRN_ASSIGN_OR_RETURN(auto store, StateStore::Open(loaded.server.state_dir, spec, std::move(sealing_key), fed.id,
-                                                      config_hash));
-  EngineState state;
-  CAIRN_ASSIGN_OR_RETURN(auto restored, store->LoadCheckpoint());
-  if (restored) {
-    if (restored->model.size() != initial.size()) {
-      return Fail(ErrorCode::kFailedPrecondition, "the checkpoint's model has " + std::to_string(restored->model.size()) +
-                                                      " parameters; the configured model has " +
-                                                      std::to_string(initial.size()));
-    }
-    state = std::move(*restored);
-    log::Info("checkpoint_restored", {{"round", state.next_round}, {"model_version", state.model_version},
-                                      {"state_dir", loaded.server.state_dir}});
-  } else {
-    state.model = std::move(initial);
-    CAIRN_RETURN_IF_ERROR(store->SaveModel(state.model));
-  }
-
-  CAIRN_ASSIGN_OR_RETURN(EnclaveKeys keys, EnclaveKeys::Generate());
   SystemClock clock;
-  ServerOptions so;
-  so.config = loaded;
-  so.evidence = std::move(provider);
-  CAIRN_ASSIGN_OR_RETURN(auto server, AggregatorServer::Create(std::move(so), keys, clock));
-  EngineOptions eo;
-  eo.federation = fed;
-  eo.config_hash = config_hash;
-  eo.server = loaded.server;
-  eo.platform = platform;
-  CAIRN_ASSIGN_OR_RETURN(auto engine, RoundEngine::Create(std::move(eo), keys, clock, *server, *store, std::move(state)));
-  server->AttachEngine(engine.get());
+  AppOptions ao;
+  ao.config = loaded;
+  ao.evidence = std::move(provider);
+  ao.sealing_key = std::move(sealing_key);
+  ao.platform = platform;
+  ao.clock = &clock;
+  CAIRN_ASSIGN_OR_RETURN(auto app, AggregatorApp::Create(std::move(ao)));
 
-  const auto& ep = server->endpoints();
+  const auto& ep = app->endpoints();
   nlohmann::ordered_json ready;
   ready["attestation"] = ep.attestation;
   ready["control"] = ep.control;
@@ -112,13 +75,13 @@ Status Serve(const RunArgs& args, const std::atomic<int>& stop_signals, std::ost
   CAIRN_RETURN_IF_ERROR(WriteFileAtomic(std::filesystem::path(loaded.server.state_dir) / "endpoints.json", ready.dump()));
   log::Info("ready", {{"attestation_endpoint", ep.attestation}, {"control_endpoint", ep.control},
                       {"data_endpoint", ep.data}, {"federation", fed.id}, {"rounds", fed.rounds},
-                      {"params", engine->state().model.size()}});
+                      {"params", app->state().model.size()}});
   out << "cairn-aggregator: ready attestation=" << ep.attestation << " control=" << ep.control
       << " data=" << ep.data << std::endl;
 
-  CAIRN_RETURN_IF_ERROR(server->Run(stop_signals));
-  outcome = engine->outcome();
-  if (!engine->done()) outcome = Fail(ErrorCode::kAborted, "stopped by a signal");
+  CAIRN_RETURN_IF_ERROR(app->Run(stop_signals));
+  outcome = app->engine().outcome();
+  if (!app->engine().done()) outcome = Fail(ErrorCode::kAborted, "stopped by a signal");
   return Ok();
 }
 

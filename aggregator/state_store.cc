@@ -140,6 +140,7 @@ Status StateStore::AppendResult(const protocol::RoundResult& result) {
 }
 
 Status StateStore::AppendEvaluation(const std::string& participant, const protocol::EvalReport& report) {
+  if (report.metrics.empty()) return Ok();
   nlohmann::ordered_json j;
   j["participant"] = participant;
   j["model_version"] = report.model_version;

@@ -26,7 +26,8 @@ endfunction()
 
 # cairn_test(NAME SOURCES ... [DEPS ...] [LABELS ...] [TIMEOUT seconds])
 #   One GoogleTest binary; each TEST becomes a ctest entry (discovered when ctest runs).
-#   Tests get CAIRN_SHARED_DIR, CAIRN_BIN_DIR and CAIRN_SOURCE_DIR in their environment.
+#   Tests get CAIRN_SHARED_DIR in their environment and CAIRN_DEFAULT_{SHARED,BIN,SOURCE}_DIR as
+#   compile definitions.
 function(cairn_test name)
   cmake_parse_arguments(ARG "" "TIMEOUT" "SOURCES;DEPS;LABELS" ${ARGN})
   if(NOT ARG_TIMEOUT)
@@ -37,8 +38,14 @@ function(cairn_test name)
   target_link_libraries(${name} PRIVATE ${ARG_DEPS} GTest::gtest GTest::gtest_main)
   set_target_properties(${name} PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${PROJECT_BINARY_DIR}/tests)
   # An empty LABELS value would swallow the next property name: pass labels only when given.
-  set(props TIMEOUT ${ARG_TIMEOUT}
-      ENVIRONMENT "CAIRN_SHARED_DIR=${CAIRN_SHARED_DIR};CAIRN_BIN_DIR=${PROJECT_BINARY_DIR}/bin;CAIRN_SOURCE_DIR=${PROJECT_SOURCE_DIR}")
+  # gtest_discover_tests cannot carry a list-valued ENVIRONMENT through its generated script, so
+  # only CAIRN_SHARED_DIR goes in the environment; every test also gets the three paths as
+  # compile-time defaults (CAIRN_DEFAULT_SHARED_DIR, CAIRN_DEFAULT_BIN_DIR, CAIRN_DEFAULT_SOURCE_DIR).
+  target_compile_definitions(${name} PRIVATE
+    CAIRN_DEFAULT_SHARED_DIR="${CAIRN_SHARED_DIR}"
+    CAIRN_DEFAULT_BIN_DIR="${PROJECT_BINARY_DIR}/bin"
+    CAIRN_DEFAULT_SOURCE_DIR="${PROJECT_SOURCE_DIR}")
+  set(props TIMEOUT ${ARG_TIMEOUT} ENVIRONMENT "CAIRN_SHARED_DIR=${CAIRN_SHARED_DIR}")
   if(ARG_LABELS)
     list(APPEND props LABELS "${ARG_LABELS}")
   endif()

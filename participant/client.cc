@@ -449,10 +449,9 @@ Result<ParticipantClient::SessionEnd> ParticipantClient::RunSession(const std::a
       }
       CAIRN_ASSIGN_OR_RETURN(std::vector<float> model, download(*r.model));
       CAIRN_ASSIGN_OR_RETURN(auto metrics, workload_.Evaluate(model));
-      if (!metrics.empty()) {
-        summary_.last_evaluation = metrics;
-        CAIRN_RETURN_IF_ERROR(s.Send(protocol::EvalReport{r.model_version, r.round, metrics}));
-      }
+      // Sent even when empty: after the final round it tells the aggregator this participant is done.
+      if (!metrics.empty()) summary_.last_evaluation = metrics;
+      CAIRN_RETURN_IF_ERROR(s.Send(protocol::EvalReport{r.model_version, r.round, metrics}));
     }
     return Ok();
   };

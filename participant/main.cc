@@ -6,7 +6,9 @@
 #include <iostream>
 
 #include "common/core/log.h"
+#include "common/crypto/crypto.h"
 #include "participant/commands.h"
+#include "participant/verify_evidence_command.h"
 
 namespace {
 std::atomic<int> g_stop_signals{0};
@@ -44,6 +46,20 @@ int main(int argc, char** argv) {
   attest_cmd->footer("Example:\n  cairn-participant attest --aggregator tcp://10.0.0.5:7700 --policy policy.toml\n"
                      "Exit status: 0 accept, 1 reject, 2 unreadable input or unreachable aggregator.");
 
+  cairn::participant::VerifyEvidenceArgs verify;
+  auto* verify_cmd = app.add_subcommand("verify-evidence", "Verify a stored SEV-SNP report, TDX quote or sim report against a policy");
+  verify_cmd->add_option("--report", verify.report, "Report or quote file (raw binary or hex text)")->required();
+  verify_cmd->add_option("--certs", verify.certs, "Certificate file, PEM or DER, one or several per file (repeatable)");
+  verify_cmd->add_option("--collateral", verify.collateral, "TDX collateral: a bundle, or Intel PCS tcbInfo/enclaveIdentity JSON (repeatable)");
+  verify_cmd->add_option("--platform", verify.platform, "sev-snp | tdx | sim (default: detected)");
+  verify_cmd->add_option("--policy", verify.policy, "Attestation policy TOML")->required();
+  verify_cmd->add_option("--at", verify.at, "Verification time, RFC 3339 (default: now)");
+  verify_cmd->add_option("--expect-report-data", verify.expect_report_data, "Expected REPORT_DATA, 128 hex digits");
+  verify_cmd->add_flag("--json", verify.json, "Print the verdict as JSON");
+  verify_cmd->footer("Example:\n  cairn-participant verify-evidence --report attestation.bin --certs vcek.der --certs ask_ark.pem \\\n"
+                     "      --policy examples/policies/sev-snp-production.toml --at 2024-01-01T00:00:00Z --json\n"
+                     "Exit status: 0 accept, 1 reject, 2 unreadable input or usage error.");
+
   cairn::participant::CentralOptions central;
   auto* central_cmd = app.add_subcommand("train-central", "Train the federation's model on pooled data (the centralized baseline)");
   central_cmd->add_option("--federation", central.federation, "Federation TOML (model and task)")->required()->check(CLI::ExistingFile);
@@ -73,6 +89,13 @@ int main(int argc, char** argv) {
     return cairn::participant::RunParticipant(run, g_stop_signals, std::cout, std::cerr);
   }
   if (*attest_cmd) return cairn::participant::RunAttest(attest, std::cout, std::cerr);
+  if (*verify_cmd) {
+    if (auto s = cairn::crypto::Init(); !s) {
+      std::cerr << "cairn-participant: error: " << s.error().message() << std::endl;
+      return 2;
+    }
+    return cairn::participant::RunVerifyEvidence(verify, std::cout, std::cerr);
+  }
   if (*central_cmd) return cairn::participant::RunCentral(central, std::cout, std::cerr);
   return 2;
 }

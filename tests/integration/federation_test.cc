@@ -1,0 +1,221 @@
+// In-process federations: a real aggregator (sockets, engine, state store) on a thread and
+// participants on threads, with synthetic workloads. Loopback, ephemeral ports.
+#include <gtest/gtest.h>
+#include <zmq.hpp>
+
+#include <cmath>
+#include <cstring>
+#include <sstream>
+
+#include "common/model/model_files.h"
+#include "common/net/net.h"
+#include "participant/attest_client.h"
+#include "participant/synthetic_workload.h"
+#include "protocol/round_result.h"
+#include "protocol/sealing.h"
+#include "tests/integration/harness.h"
+
+namespace cairn {
+namespace {
+
+using testing::FederationSpec;
+using testing::TestFederation;
+
+constexpr std::size_t kLogregParams = 4 * 2 + 2;  // logreg, 4 inputs, 2 classes
+
+std::vector<protocol::RoundResult> ReadResults(const std::filesystem::path& state_dir) {
+  std::vector<protocol::RoundResult> out;
+  std::istringstream in(testing::ReadFile(state_dir / "results.jsonl"));
+  std::string line;
+  while (std::getline(in, line)) {
+    auto r = protocol::ResultFromJson(line);
+    EXPECT_TRUE(r) << r.error().ToString();
+    if (r) out.push_back(*r);
+  }
+  return out;
+}
+
+TEST(Federation, FedAvgOfConstantUpdatesIsExactAndResultsChain) {
+  auto fed = TestFederation::Create("fedavg", FederationSpec{});
+  ASSERT_TRUE(fed);
+  ASSERT_TRUE(fed->StartAggregator());
+  std::vector<float> initial = fed->app().state().model;
+  std::vector<std::unique_ptr<participant::SyntheticWorkload>> workloads;
+  std::vector<std::future<Status>> runs;
+  const float values[3] = {0.1f, 0.2f, 0.3f};
+  const std::uint64_t examples[3] = {100, 200, 300};
+  for (int i = 0; i < 3; ++i) {
+    participant::SyntheticOptions o;
+    o.num_params = kLogregParams;
+    o.constant = values[i];
+    o.num_examples = examples[i];
+    workloads.push_back(std::make_unique<participant::SyntheticWorkload>(o));
+    runs.push_back(fed->RunParticipant(i, *workloads.back()));
+  }
+  for (auto& r : runs) {
+    auto s = r.get();
+    EXPECT_TRUE(s) << s.error().ToString();
+  }
+  ASSERT_TRUE(fed->JoinAggregator());
+
+  // Two FedAvg rounds: w = w0 + 2 · (0.1·100 + 0.2·200 + 0.3·300) / 600.
+  auto model = model::ReadFlatParameters(fed->state_dir() / "global.f32", kLogregParams);
+  ASSERT_TRUE(model) << model.error().ToString();
+  for (std::size_t i = 0; i < kLogregParams; ++i) {
+    EXPECT_NEAR((*model)[i], initial[i] + 2 * (140.0 / 600.0), 1e-6) << i;
+  }
+  auto results = ReadResults(fed->state_dir());
+  ASSERT_EQ(results.size(), 2u);
+  EXPECT_EQ(results[0].prev_hash.size(), 0u);
+  auto h0 = protocol::ResultHash(results[0]);
+  EXPECT_EQ(results[1].prev_hash, Bytes(h0.begin(), h0.end()));
+  for (const auto& r : results) {
+    EXPECT_EQ(r.status, protocol::RoundStatus::kCompleted);
+    EXPECT_EQ(r.contributors.size(), 3u);
+    EXPECT_EQ(r.num_examples, 600u);
+    EXPECT_EQ(r.strategy, "fedavg");
+    EXPECT_EQ(r.platform, "sim");
+  }
+  EXPECT_TRUE(results[1].final);
+  EXPECT_EQ(results[1].model_hash, protocol::ModelHash(*model));
+}
+
+TEST(Federation, ParticipantWhosePolicyLacksSimRefusesAndSendsNothing) {
+  auto fed = TestFederation::Create("nosim", FederationSpec{});
+  ASSERT_TRUE(fed);
+  ASSERT_TRUE(fed->StartAggregator());
+  auto options = fed->ClientOptions(0);
+  auto policy = attestation::ParsePolicy("platforms = [\"sev-snp\"]\n", "strict-policy.toml");
+  ASSERT_TRUE(policy) << policy.error().ToString();
+  options.policy = std::move(*policy);
+  participant::SyntheticOptions so;
+  so.num_params = kLogregParams;
+  participant::SyntheticWorkload w(so);
+  auto status = fed->RunParticipant(0, w, std::move(options)).get();
+  ASSERT_FALSE(status);
+  EXPECT_EQ(status.error().code(), ErrorCode::kPermissionDenied);
+  EXPECT_NE(status.error().message().find("sim"), std::string::npos) << status.error().message();
+  EXPECT_NE(status.error().message().find("nothing was sent"), std::string::npos);
+  // Only GetEvidence reached the aggregator: no control connection, no data.
+  EXPECT_EQ(fed->app().engine().connected(), 0u);
+  EXPECT_EQ(fed->app().engine().counters().bytes_in, 0u);
+  fed->StopAggregator();
+  (void)fed->JoinAggregator();
+}
+
+TEST(Federation, KeyNotInRosterIsRefusedAtTheChannel) {
+  auto fed = TestFederation::Create("roster", FederationSpec{});
+  ASSERT_TRUE(fed);
+  ASSERT_TRUE(fed->StartAggregator());
+  zmq::context_t ctx(1);
+  participant::Nonce nonce{};
+  participant::ConnectOptions co;
+  co.attempts = 2;
+  auto evidence = participant::FetchEvidence(ctx, fed->attestation_endpoint(), nonce, "intruder", co);
+  ASSERT_TRUE(evidence) << evidence.error().ToString();
+  // A well-formed Curve client whose key is not in the roster.
+  auto stranger = crypto::X25519KeyPair::Generate();
+  ASSERT_TRUE(stranger);
+  zmq::socket_t s(ctx, zmq::socket_type::dealer);
+  s.set(zmq::sockopt::linger, 0);
+  s.set(zmq::sockopt::curve_serverkey, zmq::const_buffer(evidence->curve_key.data(), 32));
+  s.set(zmq::sockopt::curve_publickey, zmq::const_buffer(stranger->public_key().data(), 32));
+  s.set(zmq::sockopt::curve_secretkey, zmq::const_buffer(stranger->secret_key().data(), 32));
+  auto monitor = net::HandshakeMonitor::Attach(ctx, s, "stranger");
+  ASSERT_TRUE(monitor);
+  s.connect(net::MakeEndpoint("127.0.0.1", evidence->control_port));
+  auto state = net::HandshakeMonitor::State::kPending;
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (state == net::HandshakeMonitor::State::kPending && std::chrono::steady_clock::now() < deadline) {
+    zmq::pollitem_t item{static_cast<void*>((*monitor)->socket()), 0, ZMQ_POLLIN, 0};
+    zmq::poll(&item, 1, std::chrono::milliseconds(500));
+    state = (*monitor)->Poll();
+  }
+  EXPECT_EQ(state, net::HandshakeMonitor::State::kAuthFailed);
+  EXPECT_EQ(fed->app().engine().connected(), 0u);
+  fed->StopAggregator();
+  (void)fed->JoinAggregator();
+}
+
+TEST(Federation, ChangingOneByteOfARoundResultStopsTheParticipant) {
+  FederationSpec spec;
+  spec.participants = 1;
+  spec.body = "[federation]\nrounds = 2\nmin_participants = 1\nround_timeout_s = 30\ncohort_wait_s = 0\n"
+              "[model]\nkind = \"logreg\"\ninputs = 4\nclasses = 2\n";
+  auto fed = TestFederation::Create("tamper", spec);
+  ASSERT_TRUE(fed);
+  ASSERT_TRUE(fed->StartAggregator([](aggregator::RoundEngine& e) {
+    e.SetResultTamperForTesting([](protocol::RoundResult& r) { r.epsilon_spent += 1e-9; });
+  }));
+  participant::SyntheticOptions so;
+  so.num_params = kLogregParams;
+  participant::SyntheticWorkload w(so);
+  auto status = fed->RunParticipant(0, w).get();
+  ASSERT_FALSE(status);
+  EXPECT_EQ(status.error().code(), ErrorCode::kUnauthenticated);
+  EXPECT_NE(status.error().message().find("signature of round result 1"), std::string::npos)
+      << status.error().message();
+  fed->StopAggregator();
+  (void)fed->JoinAggregator();
+}
+
+TEST(Federation, EvidenceWhoseReportDataDoesNotMatchIsRefused) {
+  auto fed = TestFederation::Create("reportdata", FederationSpec{});
+  ASSERT_TRUE(fed);
+  ASSERT_TRUE(fed->StartAggregator());
+  zmq::context_t ctx(1);
+  participant::Nonce nonce;
+  crypto::RandomBytes(nonce);
+  participant::ConnectOptions co;
+  auto evidence = participant::FetchEvidence(ctx, fed->attestation_endpoint(), nonce, "p0", co);
+  ASSERT_TRUE(evidence);
+  auto options = fed->ClientOptions(0);
+  auto key = participant::LoadKeyFile(fed->key_file(0));
+  ASSERT_TRUE(key);
+  auto verify = [&](const protocol::Evidence& e, const participant::Nonce& n) {
+    auto v = participant::VerifyAggregator(e, n, options.policy, "p0", key->public_key, fed->clock.WallNow());
+    EXPECT_TRUE(v) << v.error().ToString();
+    return *v;
+  };
+  EXPECT_TRUE(verify(*evidence, nonce).accepted) << verify(*evidence, nonce).FirstFailure();
+  participant::Nonce other = nonce;
+  other[0] ^= 1;
+  auto v1 = verify(*evidence, other);
+  EXPECT_FALSE(v1.accepted);
+  EXPECT_NE(v1.FirstFailure().find("report"), std::string::npos) << v1.FirstFailure();
+  auto swapped = *evidence;
+  std::swap(swapped.curve_key, swapped.hpke_key);
+  EXPECT_FALSE(verify(swapped, nonce).accepted);
+  auto other_signer = *evidence;
+  other_signer.signing_key[5] ^= 1;
+  EXPECT_FALSE(verify(other_signer, nonce).accepted);
+  auto other_config = *evidence;
+  other_config.federation_config += "\n";
+  EXPECT_FALSE(verify(other_config, nonce).accepted);
+  fed->StopAggregator();
+  (void)fed->JoinAggregator();
+}
+
+TEST(Federation, ParticipantDetectsARollbackOfTheChain) {
+  auto fed = TestFederation::Create("rollback", FederationSpec{});
+  ASSERT_TRUE(fed);
+  ASSERT_TRUE(fed->StartAggregator());
+  // This participant has verified round 5 of this federation before; the aggregator's head is 0.
+  participant::ChainState chain;
+  chain.federation_id = "rollback";
+  chain.last_round = 5;
+  chain.last_hash = Bytes(32, 7);
+  ASSERT_TRUE(participant::SaveChainState(fed->dir() / "state-p0", chain));
+  participant::SyntheticOptions so;
+  so.num_params = kLogregParams;
+  participant::SyntheticWorkload w(so);
+  auto status = fed->RunParticipant(0, w).get();
+  ASSERT_FALSE(status);
+  EXPECT_EQ(status.error().code(), ErrorCode::kAborted);
+  EXPECT_NE(status.error().message().find("rollback"), std::string::npos) << status.error().message();
+  fed->StopAggregator();
+  (void)fed->JoinAggregator();
+}
+
+}  // namespace
+}  // namespace cairn

@@ -1,0 +1,242 @@
+#include "tests/integration/harness.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+
+#include "common/attestation/attestation.h"
+#include "common/core/file.h"
+#include "participant/keys.h"
+
+namespace cairn::testing {
+
+std::filesystem::path MakeTempDir(const std::string& name) {
+  auto dir = std::filesystem::temp_directory_path() /
+             ("cairn-" + name + "-" + std::to_string(::getpid()) + "-" +
+              std::to_string(std::chrono::steady_clock::now().time_since_epoch().count()));
+  std::filesystem::create_directories(dir);
+  return dir;
+}
+
+std::filesystem::path SourceDir() {
+  if (const char* s = std::getenv("CAIRN_SOURCE_DIR")) return s;
+  return CAIRN_DEFAULT_SOURCE_DIR;
+}
+
+std::filesystem::path BinDir() {
+  if (const char* s = std::getenv("CAIRN_BIN_DIR")) return s;
+  return CAIRN_DEFAULT_BIN_DIR;
+}
+
+std::string ReadFile(const std::filesystem::path& path) {
+  std::ifstream in(path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+namespace {
+void WriteText(const std::filesystem::path& p, const std::string& text) {
+  std::ofstream out(p);
+  out << text;
+}
+}  // namespace
+
+std::unique_ptr<TestFederation> TestFederation::Create(const std::string& name, const FederationSpec& spec) {
+  if (!crypto::Init()) return nullptr;
+  auto f = std::unique_ptr<TestFederation>(new TestFederation());
+  f->dir_ = MakeTempDir(name);
+  auto pub = attestation::GenerateSimPlatformKeyFile(f->dir_ / "sim-platform.key");
+  if (!pub) return nullptr;
+  f->sim_public_ = *pub;
+  std::string roster;
+  for (int i = 0; i < spec.participants; ++i) {
+    auto key = participant::GenerateKeyFile(f->key_file(i));
+    if (!key) return nullptr;
+    roster += "\n[[participants]]\nid = \"" + f->id(i) + "\"\ncurve_key = \"" + *key + "\"\n";
+  }
+  std::string body = spec.body;
+  auto pos = body.find("[federation]\n");
+  if (pos == std::string::npos) return nullptr;
+  body.insert(pos + 13, "id = \"" + name + "\"\n");
+  std::string fed = body + roster + "\n[server]\nlisten = \"tcp://127.0.0.1:0\"\nstate_dir = \"" +
+                    f->state_dir().string() + "\"\nsim_platform_key = \"" +
+                    (f->dir_ / "sim-platform.key").string() + "\"\n" + spec.server_extra;
+  WriteText(f->federation_file(), fed);
+  WriteText(f->policy_file(), "platforms = [\"sim\"]\n" + spec.policy_extra +
+                                  "\n[sim]\nplatform_key = \"" + f->sim_public_ + "\"\n");
+  return f;
+}
+
+TestFederation::~TestFederation() {
+  StopAggregator();
+  if (aggregator_thread_.joinable()) aggregator_thread_.join();
+  std::error_code ec;
+  std::filesystem::remove_all(dir_, ec);
+}
+
+Status TestFederation::StartAggregator(std::function<void(aggregator::RoundEngine&)> configure) {
+  CAIRN_ASSIGN_OR_RETURN(auto loaded, protocol::LoadFederationFile(federation_file()));
+  attestation::ProviderOptions po;
+  po.sim_platform_key = dir_ / "sim-platform.key";
+  po.sim_measurement = Bytes(48, 0x5A);
+  po.clock = &clock;
+  CAIRN_ASSIGN_OR_RETURN(auto provider, attestation::MakeEvidenceProvider("sim", po));
+  attestation::SealingKeyOptions so;
+  so.kind = "sim";
+  so.sim_platform_key = dir_ / "sim-platform.key";
+  CAIRN_ASSIGN_OR_RETURN(auto sealing, attestation::MakeSealingKeyProvider(so));
+  CAIRN_ASSIGN_OR_RETURN(auto key, sealing->GetKey());
+  aggregator::AppOptions ao;
+  ao.config = std::move(loaded);
+  ao.evidence = std::move(provider);
+  ao.sealing_key = std::move(key);
+  ao.platform = "sim";
+  ao.clock = &clock;
+  CAIRN_ASSIGN_OR_RETURN(app_, aggregator::AggregatorApp::Create(std::move(ao)));
+  if (configure) configure(app_->engine());
+  attestation_endpoint_ = app_->endpoints().attestation;
+  aggregator_stop = 0;
+  aggregator_done_ = std::promise<Status>();
+  aggregator_future_ = aggregator_done_.get_future();
+  aggregator_thread_ = std::thread([this] {
+    Status s = app_->Run(aggregator_stop);
+    if (s && !app_->engine().done()) s = Fail(ErrorCode::kAborted, "stopped");
+    if (s) s = app_->engine().outcome();
+    aggregator_done_.set_value(s);
+  });
+  return Ok();
+}
+
+Status TestFederation::JoinAggregator(std::chrono::seconds timeout) {
+  if (!aggregator_thread_.joinable()) return Fail(ErrorCode::kFailedPrecondition, "no aggregator");
+  if (aggregator_future_.wait_for(timeout) != std::future_status::ready) {
+    StopAggregator();
+    aggregator_thread_.join();
+    return Fail(ErrorCode::kDeadlineExceeded, "the aggregator did not finish in time");
+  }
+  aggregator_thread_.join();
+  Status s = aggregator_future_.get();
+  app_.reset();
+  return s;
+}
+
+void TestFederation::StopAggregator() { aggregator_stop = 2; }
+
+participant::ClientOptions TestFederation::ClientOptions(int i) const {
+  participant::ClientOptions o;
+  o.config.id = id(i);
+  o.config.aggregator = attestation_endpoint_;
+  o.config.key_file = key_file(i);
+  o.config.policy = policy_file();
+  o.config.state_dir = dir_ / ("state-" + id(i));
+  o.config.connect.attempts = 3;
+  o.config.connect.initial_backoff_ms = 50;
+  o.config.connect.request_timeout_ms = 3000;
+  auto policy = attestation::LoadPolicy(policy_file());
+  if (policy) o.policy = std::move(*policy);
+  o.clock = &clock;
+  return o;
+}
+
+std::future<Status> TestFederation::RunParticipant(int i, participant::Workload& workload,
+                                                   std::optional<participant::ClientOptions> options) {
+  auto o = std::make_shared<participant::ClientOptions>();
+  if (options.has_value()) {
+    *o = std::move(*options);
+  } else {
+    *o = ClientOptions(i);
+  }
+  return std::async(std::launch::async, [this, o, &workload]() -> Status {
+    CAIRN_ASSIGN_OR_RETURN(auto client, participant::ParticipantClient::Create(std::move(*o), workload));
+    return client->Run(participant_stop);
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+
+std::unique_ptr<Subprocess> Subprocess::Start(const std::vector<std::string>& argv,
+                                              const std::filesystem::path& stderr_file,
+                                              const std::filesystem::path& cwd) {
+  int pipefd[2];
+  if (::pipe2(pipefd, O_CLOEXEC) != 0) return nullptr;
+  pid_t pid = ::fork();
+  if (pid < 0) return nullptr;
+  if (pid == 0) {
+    ::dup2(pipefd[1], 1);
+    int err = ::open(stderr_file.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    if (err >= 0) ::dup2(err, 2);
+    if (!cwd.empty() && ::chdir(cwd.c_str()) != 0) ::_exit(126);
+    std::vector<char*> args;
+    for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+    args.push_back(nullptr);
+    ::execv(args[0], args.data());
+    ::_exit(127);
+  }
+  ::close(pipefd[1]);
+  auto p = std::unique_ptr<Subprocess>(new Subprocess());
+  p->pid_ = pid;
+  p->stdout_fd_ = pipefd[0];
+  return p;
+}
+
+Subprocess::~Subprocess() {
+  if (!status_ && pid_ > 0) {
+    ::kill(pid_, SIGKILL);
+    int st;
+    ::waitpid(pid_, &st, 0);
+  }
+  if (stdout_fd_ >= 0) ::close(stdout_fd_);
+}
+
+std::optional<std::string> Subprocess::WaitForLine(const std::string& prefix, std::chrono::milliseconds timeout) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (true) {
+    // Complete lines not yet consumed.
+    std::size_t nl;
+    while ((nl = output_.find('\n', consumed_)) != std::string::npos) {
+      std::string line = output_.substr(consumed_, nl - consumed_);
+      consumed_ = nl + 1;
+      if (line.rfind(prefix, 0) == 0) return line;
+    }
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0 || stdout_fd_ < 0) return std::nullopt;
+    pollfd pfd{stdout_fd_, POLLIN, 0};
+    int r = ::poll(&pfd, 1, static_cast<int>(left.count()));
+    if (r <= 0) continue;
+    char buf[4096];
+    ssize_t n = ::read(stdout_fd_, buf, sizeof buf);
+    if (n <= 0) {
+      ::close(stdout_fd_);
+      stdout_fd_ = -1;
+      return std::nullopt;
+    }
+    output_.append(buf, static_cast<std::size_t>(n));
+  }
+}
+
+void Subprocess::DrainOutput(std::chrono::milliseconds timeout) { (void)WaitForLine("\x01never", timeout); }
+
+std::optional<int> Subprocess::Wait(std::chrono::milliseconds timeout) {
+  if (status_) return status_;
+  // Reading stdout to EOF is the wait: the child's end of the pipe closes when it exits.
+  DrainOutput(timeout);
+  if (stdout_fd_ >= 0) return std::nullopt;  // still running at the timeout
+  int st = 0;
+  if (::waitpid(pid_, &st, 0) != pid_) return std::nullopt;
+  status_ = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+  return status_;
+}
+
+void Subprocess::Kill(int signal) {
+  if (pid_ > 0 && !status_) ::kill(pid_, signal);
+}
+
+}  // namespace cairn::testing

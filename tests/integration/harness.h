@@ -1,0 +1,109 @@
+// Test federations: a work folder with keys, a sim platform key, a federation config and a
+// policy; an in-process aggregator on a thread; participants driven by any Workload; and
+// real-binary subprocesses with a readiness pipe. Loopback and ephemeral ports only; nothing
+// waits by sleeping: the aggregator's endpoints are known once Create returns, subprocesses are
+// waited on through their stdout pipe.
+#pragma once
+
+#include <atomic>
+#include <filesystem>
+#include <functional>
+#include <future>
+#include <memory>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "aggregator/app.h"
+#include "common/core/clock.h"
+#include "participant/client.h"
+#include "participant/workload.h"
+
+namespace cairn::testing {
+
+std::filesystem::path MakeTempDir(const std::string& name);
+// $CAIRN_BIN_DIR (set by ctest), else build/bin next to the sources.
+std::filesystem::path BinDir();
+std::filesystem::path SourceDir();
+
+struct FederationSpec {
+  int participants = 3;
+  // TOML for everything but id, roster and [server]: "[federation]\nrounds = 2\n...\n[model]...".
+  // The [federation] table must come first; `id = ...` is added to it.
+  std::string body =
+      "[federation]\nrounds = 2\nmin_participants = 3\nround_timeout_s = 30\ncohort_wait_s = 0\n"
+      "[model]\nkind = \"logreg\"\ninputs = 4\nclasses = 2\n";
+  std::string policy_extra;  // appended to the policy file (after platforms and [sim])
+  std::string server_extra;  // appended to [server]
+};
+
+class TestFederation {
+ public:
+  static std::unique_ptr<TestFederation> Create(const std::string& name, const FederationSpec& spec);
+  ~TestFederation();
+
+  const std::filesystem::path& dir() const { return dir_; }
+  std::filesystem::path federation_file() const { return dir_ / "federation.toml"; }
+  std::filesystem::path policy_file() const { return dir_ / "policy.toml"; }
+  std::filesystem::path state_dir() const { return dir_ / "aggregator-state"; }
+  std::string id(int i) const { return "p" + std::to_string(i); }
+  std::filesystem::path key_file(int i) const { return dir_ / ("p" + std::to_string(i) + ".key"); }
+  const std::string& sim_public_key() const { return sim_public_; }
+
+  // In-process aggregator. `configure` runs on the engine before serving (test hooks).
+  Status StartAggregator(std::function<void(aggregator::RoundEngine&)> configure = {});
+  // Waits for the aggregator thread (after the federation ends or StopAggregator).
+  Status JoinAggregator(std::chrono::seconds timeout = std::chrono::seconds(120));
+  void StopAggregator();
+  aggregator::AggregatorApp& app() { return *app_; }
+  std::string attestation_endpoint() const { return attestation_endpoint_; }
+
+  // A participant config for participant i (policy loaded from the federation's policy file).
+  participant::ClientOptions ClientOptions(int i) const;
+  // Runs participant i on a thread with `workload` (owned by the caller; outlives the future).
+  std::future<Status> RunParticipant(int i, participant::Workload& workload,
+                                     std::optional<participant::ClientOptions> options = std::nullopt);
+
+  SystemClock clock;
+  std::atomic<int> aggregator_stop{0};
+  std::atomic<int> participant_stop{0};
+
+ private:
+  std::filesystem::path dir_;
+  std::string sim_public_;
+  std::unique_ptr<aggregator::AggregatorApp> app_;
+  std::thread aggregator_thread_;
+  std::promise<Status> aggregator_done_;
+  std::future<Status> aggregator_future_;
+  std::string attestation_endpoint_;
+};
+
+// A child process with its stdout on a pipe (stderr to a file).
+class Subprocess {
+ public:
+  static std::unique_ptr<Subprocess> Start(const std::vector<std::string>& argv,
+                                           const std::filesystem::path& stderr_file,
+                                           const std::filesystem::path& cwd = {});
+  ~Subprocess();
+  // Reads stdout until a line starting with `prefix` (returned) or the timeout / EOF (nullopt).
+  std::optional<std::string> WaitForLine(const std::string& prefix, std::chrono::milliseconds timeout);
+  // Waits for exit; returns the exit status (128+signal when killed), nullopt on timeout.
+  std::optional<int> Wait(std::chrono::milliseconds timeout);
+  void Kill(int signal);
+  int pid() const { return pid_; }
+  // Everything read from stdout so far (including lines read by WaitForLine).
+  const std::string& output() const { return output_; }
+  void DrainOutput(std::chrono::milliseconds timeout);
+
+ private:
+  int pid_ = -1;
+  int stdout_fd_ = -1;
+  std::string output_;
+  std::size_t consumed_ = 0;
+  std::optional<int> status_;
+};
+
+std::string ReadFile(const std::filesystem::path& path);
+
+}  // namespace cairn::testing
