@@ -47,6 +47,7 @@ ProgressLine::ProgressLine(ProgressLine&& other) noexcept
       clock_(other.clock_),
       options_(other.options_),
       drawn_(other.drawn_),
+      shown_(std::move(other.shown_)),
       last_draw_(other.last_draw_) {
   other.enabled_ = false;
   other.drawn_ = false;
@@ -56,10 +57,13 @@ ProgressLine::~ProgressLine() { Finish(); }
 
 void ProgressLine::Update(std::string_view text, bool force) {
   if (!enabled_) return;
+  std::string_view cut = CutToColumns(text, options_.columns - 1);
+  if (!force && drawn_ && cut == shown_) return;
   auto now = clock_->Now();
   if (!force && last_draw_ && now - *last_draw_ < options_.min_interval) return;
   last_draw_ = now;
-  *out_ << '\r' << CutToColumns(text, options_.columns - 1) << kEraseToEnd << '\r' << std::flush;
+  *out_ << '\r' << cut << kEraseToEnd << '\r' << std::flush;
+  shown_.assign(cut);
   drawn_ = true;
 }
 

@@ -48,8 +48,10 @@ class ProgressLine {
 
   bool enabled() const { return enabled_; }
 
-  // Shows `text` when min_interval has passed since the last redraw (or nothing was drawn yet),
-  // or when `force` is set (use it for state changes worth seeing: a round finished).
+  // Shows `text` when it differs from what is shown and min_interval has passed since the last
+  // redraw (or nothing was drawn yet), or when `force` is set (use it for state changes worth
+  // seeing: a round finished). Calling it on every loop iteration is cheap: an unchanged line is
+  // not rewritten.
   void Update(std::string_view text, bool force = false);
   // Erases the line now (before printing something else to the same stream); the next Update
   // draws again regardless of the interval.
@@ -63,6 +65,7 @@ class ProgressLine {
   const Clock* clock_;
   ProgressOptions options_;
   bool drawn_ = false;
+  std::string shown_;  // the text on screen, as cut
   std::optional<Clock::TimePoint> last_draw_;
 };
 

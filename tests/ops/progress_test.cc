@@ -42,6 +42,13 @@ TEST(ProgressLine, RedrawsInPlaceAndIsRateLimited) {
   clock.Advance(milliseconds(1));
   line.Update("round 2/3 · 2/3 committed");
   EXPECT_EQ(out.str(), "\rround 2/3 · 2/3 committed\x1b[K\r");
+  // The same text again is not rewritten, however late; forced, it is.
+  out.str("");
+  clock.Advance(milliseconds(5000));
+  line.Update("round 2/3 · 2/3 committed");
+  EXPECT_EQ(out.str(), "");
+  line.Update("round 2/3 · 2/3 committed", /*force=*/true);
+  EXPECT_EQ(out.str(), "\rround 2/3 · 2/3 committed\x1b[K\r");
 }
 
 TEST(ProgressLine, ClearAndFinishEraseTheLine) {
