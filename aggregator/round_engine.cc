@@ -628,9 +628,17 @@ void RoundEngine::Finalize() {
   RoundState& rs = *round_;
   std::size_t n = rs.committed.size();
   std::uint64_t duration_ms = static_cast<std::uint64_t>(ToMs(clock_.Now() - rs.started));
-  // Anything still uploading is dropped (its staging buffer returns to the pool).
+  // Anything still uploading is dropped (its staging buffer returns to the pool); a participant
+  // whose commit was waiting for missing chunks is told.
   std::vector<std::string> unfinished;
-  for (const auto& [p, u] : rs.uploads) unfinished.push_back(p);
+  for (const auto& [p, u] : rs.uploads) {
+    unfinished.push_back(p);
+    if (u->pending_commit) {
+      RejectTo(p, rs.id, {RejectCode::kWrongChunkCount,
+                          std::to_string(u->received()) + " of " + std::to_string(u->chunks()) +
+                              " chunks arrived before the deadline"});
+    }
+  }
   for (const auto& p : unfinished) ReleaseUpload(p);
 
   bool quorum = n >= fed.min_participants;

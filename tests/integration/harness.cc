@@ -240,3 +240,145 @@ void Subprocess::Kill(int signal) {
 }
 
 }  // namespace cairn::testing
+
+// ---------------------------------------------------------------------------------------------
+
+#include "participant/attest_client.h"
+#include "protocol/codec.h"
+#include "protocol/limits.h"
+#include "protocol/sealing.h"
+
+namespace cairn::testing {
+
+Result<std::unique_ptr<RawParticipant>> RawParticipant::Connect(TestFederation& federation, int i) {
+  std::unique_ptr<RawParticipant> p(new RawParticipant());
+  p->federation_ = &federation;
+  p->index_ = i;
+  p->context_ = std::make_unique<zmq::context_t>(1);
+  participant::Nonce nonce;
+  crypto::RandomBytes(nonce);
+  participant::ConnectOptions co;
+  co.attempts = 3;
+  CAIRN_ASSIGN_OR_RETURN(p->evidence_, participant::FetchEvidence(*p->context_, federation.attestation_endpoint(),
+                                                                  nonce, federation.id(i), co));
+  p->config_hash_ = crypto::Sha256(AsBytes(p->evidence_.federation_config));
+  CAIRN_ASSIGN_OR_RETURN(auto fed, protocol::ParseAttestedFederation(p->evidence_.federation_config));
+  p->federation_id_ = fed.id;
+  CAIRN_ASSIGN_OR_RETURN(auto key, participant::LoadKeyFile(federation.key_file(i)));
+  p->control_ = std::make_unique<zmq::socket_t>(*p->context_, zmq::socket_type::dealer);
+  p->data_ = std::make_unique<zmq::socket_t>(*p->context_, zmq::socket_type::dealer);
+  p->control_->set(zmq::sockopt::linger, 0);
+  p->data_->set(zmq::sockopt::linger, 0);
+  p->control_->set(zmq::sockopt::curve_serverkey, zmq::const_buffer(p->evidence_.curve_key.data(), 32));
+  p->control_->set(zmq::sockopt::curve_publickey, zmq::const_buffer(key.public_key.data(), 32));
+  p->control_->set(zmq::sockopt::curve_secretkey, zmq::const_buffer(key.secret_key.data(), 32));
+  p->control_->connect(net::MakeEndpoint("127.0.0.1", p->evidence_.control_port));
+  p->data_->connect(net::MakeEndpoint("127.0.0.1", p->evidence_.data_port));
+  protocol::Hello hello;
+  hello.config_hash = p->config_hash_;
+  CAIRN_RETURN_IF_ERROR(p->Send(hello));
+  auto welcome = p->WaitFor<protocol::Welcome>(std::chrono::seconds(10));
+  if (!welcome) return Fail(ErrorCode::kDeadlineExceeded, "no Welcome");
+  p->welcome_ = *welcome;
+  return p;
+}
+
+RawParticipant::~RawParticipant() { Close(); }
+
+void RawParticipant::Close() {
+  if (data_) data_->close();
+  if (control_) control_->close();
+  data_.reset();
+  control_.reset();
+}
+
+Status RawParticipant::Send(const protocol::Message& message) {
+  Bytes b = protocol::Encode(message);
+  return net::SendBytes(*control_, b);
+}
+
+Result<std::optional<protocol::Message>> RawParticipant::Receive(std::chrono::milliseconds timeout) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (true) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    if (left.count() < 0) return std::optional<protocol::Message>();
+    zmq::pollitem_t item{static_cast<void*>(*control_), 0, ZMQ_POLLIN, 0};
+    zmq::poll(&item, 1, left);
+    if (!(item.revents & ZMQ_POLLIN)) continue;
+    // poll may report input that is not a whole message yet: only a message counts.
+    CAIRN_ASSIGN_OR_RETURN(auto frames, net::RecvFrames(*control_, 2));
+    if (!frames || frames->size() != 1) continue;
+    CAIRN_ASSIGN_OR_RETURN(auto m, protocol::Decode(net::FrameBytes((*frames)[0]), protocol::kMaxControlMessageBytes));
+    return std::optional<protocol::Message>(std::move(m));
+  }
+}
+
+Status RawParticipant::BeginUpload(const protocol::RoundOffer& offer, std::span<const float> values,
+                                   std::optional<std::uint32_t> announced_chunks,
+                                   std::optional<std::uint64_t> announced_bytes) {
+  offer_ = offer;
+  values_.assign(values.begin(), values.end());
+  CAIRN_ASSIGN_OR_RETURN(layout_, protocol::ChunkLayout::Make(values_.size() * 4, offer.upload_chunk_bytes));
+  crypto::HpkeSetupOptions ho;
+  Bytes info = protocol::UploadInfo(federation_id_, offer.round, federation_->id(index_), config_hash_);
+  ho.info = info;
+  CAIRN_ASSIGN_OR_RETURN(auto setup, crypto::HpkeSetupSender(evidence_.hpke_key, ho));
+  enc_ = setup.enc;
+  hpke_ = std::make_unique<crypto::HpkeContext>(std::move(setup.context));
+  tags_.clear();
+  tags_.resize(layout_.chunks);
+  protocol::UploadBegin begin;
+  begin.round = offer.round;
+  begin.enc = enc_;
+  begin.chunks = announced_chunks.value_or(layout_.chunks);
+  begin.total_bytes = announced_bytes.value_or(layout_.total_bytes);
+  CAIRN_RETURN_IF_ERROR(Send(begin));
+  while (true) {
+    CAIRN_ASSIGN_OR_RETURN(auto m, Receive(std::chrono::seconds(10)));
+    if (!m) return Fail(ErrorCode::kDeadlineExceeded, "no UploadReady");
+    if (std::holds_alternative<protocol::UploadReady>(*m)) return Ok();
+    if (auto* r = std::get_if<protocol::Rejected>(&*m)) {
+      return Fail(ErrorCode::kAborted, std::string(protocol::RejectCodeName(r->code)) + ": " + r->detail);
+    }
+  }
+}
+
+Status RawParticipant::SendChunk(std::uint32_t index, bool corrupt, std::size_t extra_bytes) {
+  std::size_t n = layout_.size(index);
+  Bytes sealed(n + crypto::kAeadTagBytes + extra_bytes, 0);
+  std::memcpy(sealed.data(), reinterpret_cast<const std::uint8_t*>(values_.data()) + layout_.offset(index), n);
+  bool last = index + 1 == layout_.chunks;
+  auto aad = protocol::UploadChunkAad(offer_.round, index, last);
+  CAIRN_RETURN_IF_ERROR(hpke_->SealAt(index, aad, ByteSpan(sealed.data(), n),
+                                      MutableByteSpan(sealed.data(), n + crypto::kAeadTagBytes)));
+  std::memcpy(tags_[index].data(), sealed.data() + n, 16);
+  if (corrupt) sealed[0] ^= 1;
+  protocol::ChunkHeader h;
+  h.session = welcome_.session;
+  h.kind = protocol::ChunkKind::kUpdateChunk;
+  h.round = offer_.round;
+  h.index = index;
+  h.last = last;
+  Bytes hb = protocol::EncodeChunkHeader(h);
+  std::vector<zmq::message_t> frames;
+  frames.emplace_back(hb.data(), hb.size());
+  frames.emplace_back(sealed.data(), sealed.size());
+  return net::SendFrames(*data_, frames);
+}
+
+Status RawParticipant::SendAllChunks() {
+  for (std::uint32_t i = 0; i < layout_.chunks; ++i) CAIRN_RETURN_IF_ERROR(SendChunk(i));
+  return Ok();
+}
+
+protocol::Commit RawParticipant::MakeCommit(std::uint64_t examples) const {
+  protocol::Commit c;
+  c.round = offer_.round;
+  c.enc = enc_;
+  c.chunks = layout_.chunks;
+  c.digest = crypto::Sha256(ByteSpan(reinterpret_cast<const std::uint8_t*>(tags_.data()), tags_.size() * 16));
+  c.num_examples = examples;
+  return c;
+}
+
+}  // namespace cairn::testing

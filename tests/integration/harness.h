@@ -19,6 +19,8 @@
 #include "common/core/clock.h"
 #include "participant/client.h"
 #include "participant/workload.h"
+#include "protocol/sealing.h"
+#include <zmq.hpp>
 
 namespace cairn::testing {
 
@@ -105,5 +107,66 @@ class Subprocess {
 };
 
 std::string ReadFile(const std::filesystem::path& path);
+
+}  // namespace cairn::testing
+
+namespace cairn::testing {
+
+// A hand-driven participant that speaks the protocol message by message, so tests can send
+// what a well-behaved client never would (wrong rounds, duplicate chunks, NaN, late commits).
+class RawParticipant {
+ public:
+  // Fetches evidence, opens the Curve control channel with participant i's key, says Hello and
+  // waits for Welcome.
+  static Result<std::unique_ptr<RawParticipant>> Connect(TestFederation& federation, int i);
+  ~RawParticipant();
+
+  Status Send(const protocol::Message& message);
+  // The next control message within `timeout` (nullopt on timeout).
+  Result<std::optional<protocol::Message>> Receive(std::chrono::milliseconds timeout);
+  // Waits for a message of type T, skipping others (nullopt on timeout).
+  template <typename T>
+  std::optional<T> WaitFor(std::chrono::milliseconds timeout) {
+    auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (std::chrono::steady_clock::now() < deadline) {
+      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+      auto m = Receive(left);
+      if (!m || !*m) return std::nullopt;
+      if (auto* t = std::get_if<T>(&**m)) return *t;
+      if (std::getenv("CAIRN_TEST_TRACE")) fprintf(stderr, "skipping %s\n", protocol::MessageName(**m));
+    }
+    return std::nullopt;
+  }
+
+  // Begins an upload of `values` for `offer` (UploadBegin, then waits for UploadReady) and keeps
+  // the HPKE context; SendChunk seals chunk `index` of the values (optionally tampered) and
+  // sends it on the data plane; MakeCommit builds the matching Commit.
+  Status BeginUpload(const protocol::RoundOffer& offer, std::span<const float> values,
+                     std::optional<std::uint32_t> announced_chunks = std::nullopt,
+                     std::optional<std::uint64_t> announced_bytes = std::nullopt);
+  Status SendChunk(std::uint32_t index, bool corrupt = false, std::size_t extra_bytes = 0);
+  Status SendAllChunks();
+  protocol::Commit MakeCommit(std::uint64_t examples = 10) const;
+  std::uint32_t chunks() const { return layout_.chunks; }
+  void Close();
+
+ private:
+  RawParticipant() = default;
+  TestFederation* federation_ = nullptr;
+  int index_ = 0;
+  std::unique_ptr<zmq::context_t> context_;
+  std::unique_ptr<zmq::socket_t> control_;
+  std::unique_ptr<zmq::socket_t> data_;
+  protocol::Evidence evidence_;
+  crypto::Sha256Digest config_hash_{};
+  std::string federation_id_;
+  protocol::Welcome welcome_;
+  protocol::RoundOffer offer_;
+  std::vector<float> values_;
+  protocol::ChunkLayout layout_;
+  std::unique_ptr<crypto::HpkeContext> hpke_;
+  std::array<std::uint8_t, 32> enc_{};
+  std::vector<std::array<std::uint8_t, 16>> tags_;
+};
 
 }  // namespace cairn::testing
