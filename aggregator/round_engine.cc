@@ -749,6 +749,8 @@ void RoundEngine::PublishResult(protocol::RoundResult result) {
   if (store_.can_checkpoint()) {
     if (auto s = store_.SaveCheckpoint(state_); !s) {
       log::Error("checkpoint_failed", {{"error", s.error().message()}});
+    } else {
+      log::Info("checkpoint_written", {{"round", result.round}, {"model_version", state_.model_version}});
     }
   }
   result.model = sealed_->Download();

@@ -53,6 +53,21 @@ Status SaveChainState(const std::filesystem::path& state_dir, const ChainState& 
   return WriteFileAtomic(state_dir / "chain.json", j.dump(), 0600);
 }
 
+Status CheckChainHead(const ChainState& chain, std::uint64_t head_round, const Bytes& head_hash) {
+  if (head_round < chain.last_round) {
+    return Fail(ErrorCode::kAborted,
+                "rollback detected: the aggregator's last result is round " + std::to_string(head_round) +
+                    ", but this participant has verified round " + std::to_string(chain.last_round) +
+                    " (an old checkpoint may have been replayed to reset the privacy ledger); refusing to go on");
+  }
+  if (head_round == chain.last_round && chain.last_round > 0 && head_hash != chain.last_hash) {
+    return Fail(ErrorCode::kAborted, "rollback detected: the aggregator's result of round " +
+                                         std::to_string(head_round) +
+                                         " differs from the one this participant verified (a forked history)");
+  }
+  return Ok();
+}
+
 // ---------------------------------------------------------------------------------------------
 // One session: the sockets and the attested aggregator.
 
@@ -232,21 +247,20 @@ Result<ParticipantClient::SessionEnd> ParticipantClient::RunSession(const std::a
     if (auto* w = std::get_if<protocol::Welcome>(&**m)) {
       welcome = *w;
     } else if (auto* r = std::get_if<protocol::Rejected>(&**m)) {
-      return Fail(r->code == protocol::RejectCode::kRollback ? ErrorCode::kAborted : ErrorCode::kPermissionDenied,
-                  std::string("the aggregator refused to admit this participant (") +
-                      protocol::RejectCodeName(r->code) + "): " + r->detail);
+      if (r->code == protocol::RejectCode::kRollback) {
+        return Fail(ErrorCode::kAborted, "rollback detected: " + r->detail +
+                                             " (an old checkpoint may have been replayed to reset the privacy ledger); refusing to go on");
+      }
+      return Fail(ErrorCode::kPermissionDenied, std::string("the aggregator refused to admit this participant (") +
+                                                    protocol::RejectCodeName(r->code) + "): " + r->detail);
     } else if (auto* e = std::get_if<protocol::ErrorReply>(&**m)) {
       return Fail(ErrorCode::kFailedPrecondition, "the aggregator answered: " + e->message);
     }
   }
   // Rollback: the aggregator's chain head must not be behind what this participant verified.
-  if (welcome->head_round < chain_.last_round ||
-      (welcome->head_round == chain_.last_round && chain_.last_round > 0 && welcome->head_hash != chain_.last_hash)) {
+  if (auto st = CheckChainHead(chain_, welcome->head_round, welcome->head_hash); !st) {
     log::Error("rollback_detected", {{"round", welcome->head_round}, {"reason", "aggregator behind participant"}});
-    return Fail(ErrorCode::kAborted,
-                "rollback detected: the aggregator's last result is round " + std::to_string(welcome->head_round) +
-                    ", but this participant has verified round " + std::to_string(chain_.last_round) +
-                    " (an old checkpoint may have been replayed to reset the privacy ledger); refusing to go on");
+    return Fail(st.error());
   }
   s.session_id = welcome->session;
   if (welcome->want_feature_stats) {
@@ -488,7 +502,13 @@ Result<ParticipantClient::SessionEnd> ParticipantClient::RunSession(const std::a
         log::Warn("round_skipped", {{"round", offer->round}, {"reason", st.error().message()}});
       }
     } else if (auto* r = std::get_if<protocol::RoundResult>(&msg)) {
-      CAIRN_RETURN_IF_ERROR(accept_result(*r));
+      auto st = accept_result(*r);
+      if (!st) {
+        // The aggregator went away while the new model was downloading: the result itself is
+        // verified and recorded; attest again and go on.
+        if (st.error().code() == ErrorCode::kUnavailable) return SessionEnd::kReconnect;
+        return Fail(st.error());
+      }
       if (r->final) seen_final = true;
     } else if (auto* bye = std::get_if<protocol::Goodbye>(&msg)) {
       if (seen_final) {

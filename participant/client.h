@@ -39,6 +39,9 @@ struct ChainState {
 };
 Result<ChainState> LoadChainState(const std::filesystem::path& state_dir);
 Status SaveChainState(const std::filesystem::path& state_dir, const ChainState& state);
+// The participant's own rollback check on the aggregator's chain head (Welcome): kAborted when
+// the head is behind the last verified round, or at the same round with another hash.
+Status CheckChainHead(const ChainState& chain, std::uint64_t head_round, const Bytes& head_hash);
 
 struct ClientOptions {
   ParticipantConfig config;

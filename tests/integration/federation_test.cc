@@ -219,3 +219,25 @@ TEST(Federation, ParticipantDetectsARollbackOfTheChain) {
 
 }  // namespace
 }  // namespace cairn
+
+namespace cairn {
+namespace {
+
+TEST(ChainHead, ParticipantRefusesAHeadBehindOrForkedFromWhatItVerified) {
+  participant::ChainState chain;
+  chain.last_round = 4;
+  chain.last_hash = Bytes(32, 1);
+  auto behind = participant::CheckChainHead(chain, 2, Bytes(32, 9));
+  ASSERT_FALSE(behind);
+  EXPECT_EQ(behind.error().code(), ErrorCode::kAborted);
+  EXPECT_NE(behind.error().message().find("rollback detected"), std::string::npos);
+  auto fork = participant::CheckChainHead(chain, 4, Bytes(32, 2));
+  ASSERT_FALSE(fork);
+  EXPECT_NE(fork.error().message().find("forked"), std::string::npos);
+  EXPECT_TRUE(participant::CheckChainHead(chain, 4, Bytes(32, 1)));
+  EXPECT_TRUE(participant::CheckChainHead(chain, 7, Bytes(32, 5)));
+  EXPECT_TRUE(participant::CheckChainHead(participant::ChainState{}, 0, {}));
+}
+
+}  // namespace
+}  // namespace cairn

@@ -171,8 +171,12 @@ std::unique_ptr<Subprocess> Subprocess::Start(const std::vector<std::string>& ar
   if (pid < 0) return nullptr;
   if (pid == 0) {
     ::dup2(pipefd[1], 1);
-    int err = ::open(stderr_file.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    if (err >= 0) ::dup2(err, 2);
+    if (stderr_file.empty()) {
+      ::dup2(pipefd[1], 2);
+    } else {
+      int err = ::open(stderr_file.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+      if (err >= 0) ::dup2(err, 2);
+    }
     if (!cwd.empty() && ::chdir(cwd.c_str()) != 0) ::_exit(126);
     std::vector<char*> args;
     for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
@@ -196,7 +200,16 @@ Subprocess::~Subprocess() {
   if (stdout_fd_ >= 0) ::close(stdout_fd_);
 }
 
+std::optional<std::string> Subprocess::WaitForText(const std::string& text, std::chrono::milliseconds timeout) {
+  return WaitFor([&](const std::string& line) { return line.find(text) != std::string::npos; }, timeout);
+}
+
 std::optional<std::string> Subprocess::WaitForLine(const std::string& prefix, std::chrono::milliseconds timeout) {
+  return WaitFor([&](const std::string& line) { return line.rfind(prefix, 0) == 0; }, timeout);
+}
+
+std::optional<std::string> Subprocess::WaitFor(const std::function<bool(const std::string&)>& match,
+                                               std::chrono::milliseconds timeout) {
   auto deadline = std::chrono::steady_clock::now() + timeout;
   while (true) {
     // Complete lines not yet consumed.
@@ -204,7 +217,7 @@ std::optional<std::string> Subprocess::WaitForLine(const std::string& prefix, st
     while ((nl = output_.find('\n', consumed_)) != std::string::npos) {
       std::string line = output_.substr(consumed_, nl - consumed_);
       consumed_ = nl + 1;
-      if (line.rfind(prefix, 0) == 0) return line;
+      if (match(line)) return line;
     }
     auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
     if (left.count() <= 0 || stdout_fd_ < 0) return std::nullopt;

@@ -84,12 +84,16 @@ class TestFederation {
 // A child process with its stdout on a pipe (stderr to a file).
 class Subprocess {
  public:
+  // stderr goes to `stderr_file`, or, when it is empty, into the stdout pipe (log lines can then
+  // be waited on).
   static std::unique_ptr<Subprocess> Start(const std::vector<std::string>& argv,
                                            const std::filesystem::path& stderr_file,
                                            const std::filesystem::path& cwd = {});
   ~Subprocess();
   // Reads stdout until a line starting with `prefix` (returned) or the timeout / EOF (nullopt).
   std::optional<std::string> WaitForLine(const std::string& prefix, std::chrono::milliseconds timeout);
+  // Reads until a line containing `text` (returned) or the timeout / EOF (nullopt).
+  std::optional<std::string> WaitForText(const std::string& text, std::chrono::milliseconds timeout);
   // Waits for exit; returns the exit status (128+signal when killed), nullopt on timeout.
   std::optional<int> Wait(std::chrono::milliseconds timeout);
   void Kill(int signal);
@@ -99,6 +103,8 @@ class Subprocess {
   void DrainOutput(std::chrono::milliseconds timeout);
 
  private:
+  std::optional<std::string> WaitFor(const std::function<bool(const std::string&)>& match,
+                                     std::chrono::milliseconds timeout);
   int pid_ = -1;
   int stdout_fd_ = -1;
   std::string output_;
