@@ -44,12 +44,12 @@ int DecodeStatus(int status) {
 
 std::filesystem::path BinDir() {
   const char* v = std::getenv("CAIRN_BIN_DIR");
-  return v ? std::filesystem::path(v) : std::filesystem::path();
+  return v && *v ? std::filesystem::path(v) : std::filesystem::path(CAIRN_TEST_BIN_DIR);
 }
 
 std::filesystem::path SourceDir() {
   const char* v = std::getenv("CAIRN_SOURCE_DIR");
-  return v ? std::filesystem::path(v) : std::filesystem::path();
+  return v && *v ? std::filesystem::path(v) : std::filesystem::path(CAIRN_TEST_SOURCE_DIR);
 }
 
 Result<Subprocess> Subprocess::Spawn(const SubprocessOptions& o) {

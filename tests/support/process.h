@@ -106,7 +106,9 @@ struct RunOutput {
 };
 Result<RunOutput> RunToCompletion(const SubprocessOptions& options, std::chrono::milliseconds timeout);
 
-// $CAIRN_BIN_DIR, $CAIRN_SOURCE_DIR (set by cairn_test): empty when unset.
+// $CAIRN_BIN_DIR and $CAIRN_SOURCE_DIR when set, else this build's bin folder and source root
+// (compiled in). The fallback exists because cairn_test passes its three variables as one
+// ENVIRONMENT list through gtest_discover_tests, which splits it: only the first arrives.
 std::filesystem::path BinDir();
 std::filesystem::path SourceDir();
 
