@@ -5,6 +5,7 @@
 
 #include "common/attestation/attestation.h"
 #include "common/core/log.h"
+#include "participant/attack_workload.h"
 #include "participant/attest_client.h"
 #include "participant/client.h"
 #include "participant/config.h"
@@ -61,9 +62,22 @@ int RunParticipant(const RunOptions& options, const std::atomic<int>& stop_signa
   auto policy = attestation::LoadPolicy(config->policy);
   if (!policy) return fail(policy.error());
   if (PolicyAllowsSim(*policy)) err << kSimWarning << std::endl;
+  std::optional<AttackSpec> attack;
+  if (!options.attack.empty()) {
+    auto spec = ParseAttackSpec(options.attack);
+    if (!spec) return fail(spec.error());
+    attack = *spec;
+  }
   // Data first: a malformed file fails here, before anything connects.
   auto workload = MakeTorchWorkload(*config);
   if (!workload) return fail(workload.error());
+  if (attack) {
+    err << "WARNING: --attack " << attack->ToString() << ": RESEARCH ONLY. This participant "
+        << attack->Describe() << " and sends POISONED updates to the federation. Never use it in a "
+        << "real federation." << std::endl;
+    *workload = std::make_unique<AttackWorkload>(std::move(*workload), *attack,
+                                                 std::hash<std::string>{}(config->id));
+  }
   SystemClock clock;
   ClientOptions co;
   co.config = *config;

@@ -16,6 +16,9 @@ struct RunOptions {
   std::filesystem::path policy;   // overrides the config's policy
   std::filesystem::path data;     // overrides [data] train
   std::string aggregator;         // overrides the config's aggregator endpoint
+  // Research only: an attack spec (participant/attack_workload.h) that makes this participant
+  // send poisoned updates; empty = honest.
+  std::string attack;
 };
 int RunParticipant(const RunOptions& options, const std::atomic<int>& stop_signals, std::ostream& out,
                    std::ostream& err);

@@ -33,6 +33,9 @@ int main(int argc, char** argv) {
   run_cmd->add_option("--policy", run.policy, "Attestation policy TOML (overrides the config's 'policy')");
   run_cmd->add_option("--data", run.data, "Training data file (overrides [data] train)");
   run_cmd->add_option("--aggregator", run.aggregator, "Attestation endpoint tcp://HOST:PORT (overrides the config)");
+  run_cmd->add_option("--attack", run.attack,
+                      "Research only: makes this participant send poisoned updates "
+                      "(scale:K, sign-flip, sign-flip:K, noise:S)");
   run_cmd->add_option("--log-format", log_format, "Log format on stderr")->check(CLI::IsMember({"text", "json"}))->capture_default_str();
   run_cmd->add_option("--log-level", log_level, "Lowest level logged")->check(CLI::IsMember({"debug", "info", "warn", "error"}))->capture_default_str();
   run_cmd->footer("Example:\n  cairn-participant run --config examples/hospital/hospital-a.toml --policy examples/hospital/policy.toml");
