@@ -15,6 +15,13 @@ Result<LocalResult> SyntheticWorkload::Train(std::span<const float> global, cons
   }
   if (options_.constant) {
     std::fill(delta.begin(), delta.end(), *options_.constant);
+  } else if (options_.shared_update) {
+    if (options_.shared_update->size() != delta.size()) {
+      return Fail(ErrorCode::kInvalidArgument, "synthetic workload: the shared update has " +
+                                                   std::to_string(options_.shared_update->size()) +
+                                                   " values; the model has " + std::to_string(delta.size()));
+    }
+    std::memcpy(delta.data(), options_.shared_update->data(), delta.size_bytes());
   } else if (options_.reuse_update && !cached_.empty()) {
     std::memcpy(delta.data(), cached_.data(), delta.size_bytes());
   } else {

@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <vector>
 
@@ -21,6 +22,10 @@ struct SyntheticOptions {
   // Reuse one pseudo-random update every round instead of drawing a new one (benchmarks: keeps
   // the generator out of the measured path).
   bool reuse_update = false;
+  // When set, every round's update is a copy of this vector, whose size must be num_params
+  // (benchmarks with many participants share one read-only buffer instead of holding one each).
+  // Shared between threads; nobody writes it while clients run.
+  std::shared_ptr<const std::vector<float>> shared_update;
   // Test hook: may rewrite the update before it is sent (e.g. inject NaN, scale for poisoning).
   std::function<void(std::uint64_t round_seed, std::span<float> delta)> tamper;
 };
