@@ -207,6 +207,7 @@ void AggregatorServer::HandleData() {
   for (int budget = 0; budget < 64; ++budget) {
     auto frames = net::RecvFrames(data_, 4);
     if (!frames || !*frames) return;
+    ++profile_.chunks;
     auto& f = **frames;
     if (f.size() < 2 || f.size() > 3) {
       engine_->CountDroppedChunk();
@@ -256,9 +257,22 @@ void AggregatorServer::HandleData() {
   }
 }
 
+void AggregatorServer::ReportLoopProfile(std::uint64_t round) {
+  // Debug lines only: one per phase so each carries a single duration (allowlisted keys).
+  auto ms = [](std::uint64_t n) { return static_cast<double>(n) / 1e6; };
+  log::Debug("loop_profile", {{"round", round}, {"phase", "idle"}, {"duration_ms", ms(profile_.idle_ns)}});
+  log::Debug("loop_profile", {{"round", round}, {"phase", "data"}, {"duration_ms", ms(profile_.data_ns)},
+                              {"chunks", profile_.chunks}});
+  log::Debug("loop_profile", {{"round", round}, {"phase", "control"}, {"duration_ms", ms(profile_.control_ns)}});
+  log::Debug("loop_profile", {{"round", round}, {"phase", "other"}, {"duration_ms", ms(profile_.other_ns)}});
+  profile_ = LoopProfile{};
+}
+
 Status AggregatorServer::Run(const std::atomic<int>& stop_signals) {
   if (engine_ == nullptr) return Fail(ErrorCode::kInternal, "no engine attached");
   engine_->Tick();
+  std::uint64_t profile_round = engine_->state().next_round;
+  profile_ = LoopProfile{};
   bool stop_requested = false;
   while (!engine_->done()) {
     int signals = stop_signals.load();
@@ -276,17 +290,32 @@ Status AggregatorServer::Run(const std::atomic<int>& stop_signals) {
     zmq::pollitem_t items[] = {{static_cast<void*>(data_), 0, ZMQ_POLLIN, 0},
                                {static_cast<void*>(control_), 0, ZMQ_POLLIN, 0},
                                {static_cast<void*>(attest_), 0, ZMQ_POLLIN, 0}};
+    auto t0 = std::chrono::steady_clock::now();
     try {
       zmq::poll(items, 3, wait);
     } catch (const zmq::error_t& e) {
       if (e.num() == EINTR) continue;
       return Fail(ErrorCode::kInternal, std::string("poll failed: ") + e.what());
     }
+    auto t1 = std::chrono::steady_clock::now();
     if (items[0].revents & ZMQ_POLLIN) HandleData();
+    auto t2 = std::chrono::steady_clock::now();
     if (items[1].revents & ZMQ_POLLIN) HandleControl();
+    auto t3 = std::chrono::steady_clock::now();
     if (items[2].revents & ZMQ_POLLIN) HandleAttestation();
     engine_->Tick();
+    auto t4 = std::chrono::steady_clock::now();
+    auto ns = [](auto d) { return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(d).count()); };
+    profile_.idle_ns += ns(t1 - t0);
+    profile_.data_ns += ns(t2 - t1);
+    profile_.control_ns += ns(t3 - t2);
+    profile_.other_ns += ns(t4 - t3);
+    if (engine_->state().next_round != profile_round) {
+      ReportLoopProfile(profile_round);
+      profile_round = engine_->state().next_round;
+    }
   }
+  ReportLoopProfile(profile_round);
   // Let the last results and goodbyes reach the participants before the sockets close.
   control_.set(zmq::sockopt::linger, 2000);
   return Ok();

@@ -58,6 +58,16 @@ class AggregatorServer final : public Outbox {
   void HandleAttestation();
   void HandleControl();
   void HandleData();
+  // Where the loop's time went since the last report; written as debug lines ("loop_profile",
+  // one per phase) when the round number changes, so benchmarks can attribute a round's time.
+  struct LoopProfile {
+    std::uint64_t idle_ns = 0;     // blocked in zmq::poll
+    std::uint64_t data_ns = 0;     // data plane: chunk decryption, model chunk sends
+    std::uint64_t control_ns = 0;  // control plane: commits (validation, accumulation), finalize
+    std::uint64_t other_ns = 0;    // attestation requests and timer ticks
+    std::uint64_t chunks = 0;      // data-plane messages handled
+  };
+  void ReportLoopProfile(std::uint64_t round);
 
   ServerOptions options_;
   EnclaveKeys& keys_;
@@ -71,6 +81,7 @@ class AggregatorServer final : public Outbox {
   Endpoints endpoints_;
   RoundEngine* engine_ = nullptr;
   std::map<std::string, std::string> routes_;  // participant id → control routing id
+  LoopProfile profile_;
 };
 
 }  // namespace cairn::aggregator

@@ -75,6 +75,11 @@ class Upload {
   std::uint32_t chunks() const { return layout_.chunks; }
   std::uint32_t received() const { return received_; }
   std::uint64_t bytes_received() const { return bytes_received_; }
+  // Σ x² over the values opened so far, in double, summed chunk by chunk while each chunk is
+  // still in cache (saves the engine a pass over the staged update at commit). Finite if and only
+  // if every value is (strategy::SquaredNorm's contract); equal to SquaredNorm(staging()) up to
+  // the order of the additions once complete().
+  double squared_norm() const { return squared_norm_; }
 
  private:
   Upload() = default;
@@ -90,6 +95,7 @@ class Upload {
   std::vector<bool> have_;
   std::uint32_t received_ = 0;
   std::uint64_t bytes_received_ = 0;
+  double squared_norm_ = 0;
   State state_ = State::kWaitingForSlot;
 };
 

@@ -1,8 +1,12 @@
 #include "protocol/sealing.h"
 
+#include <sys/mman.h>
+
 #include <bit>
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
+#include <utility>
 
 #include "protocol/limits.h"
 
@@ -168,6 +172,40 @@ Status DecodeValues(ByteSpan in, Encoding encoding, std::span<float> out) {
 
 // ---------------------------------------------------------------------------------------------
 
+LargeBuffer::LargeBuffer(LargeBuffer&& other) noexcept
+    : data_(std::exchange(other.data_, nullptr)), size_(std::exchange(other.size_, 0)) {}
+
+LargeBuffer& LargeBuffer::operator=(LargeBuffer&& other) noexcept {
+  if (this != &other) {
+    std::free(data_);
+    data_ = std::exchange(other.data_, nullptr);
+    size_ = std::exchange(other.size_, 0);
+  }
+  return *this;
+}
+
+LargeBuffer::~LargeBuffer() { std::free(data_); }
+
+Status LargeBuffer::Allocate(std::size_t size) {
+  constexpr std::size_t kHugePage = 2u << 20;
+  std::free(data_);
+  data_ = nullptr;
+  size_ = 0;
+  if (size == 0) return Ok();
+  bool huge = size >= kHugePage;
+  std::size_t alignment = huge ? kHugePage : 64;
+  std::size_t rounded = (size + alignment - 1) / alignment * alignment;
+  void* p = nullptr;
+  if (::posix_memalign(&p, alignment, rounded) != 0 || p == nullptr) {
+    return Fail(ErrorCode::kResourceExhausted, "cannot allocate " + std::to_string(size) + " bytes");
+  }
+  // A hint: without THP (or with it off) the buffer simply gets ordinary pages.
+  if (huge) (void)::madvise(p, rounded, MADV_HUGEPAGE);
+  data_ = static_cast<std::uint8_t*>(p);
+  size_ = size;
+  return Ok();
+}
+
 Result<std::shared_ptr<const SealedModel>> SealedModel::Seal(std::uint64_t version, std::span<const float> params,
                                                              Encoding encoding, std::uint32_t chunk_bytes) {
   std::shared_ptr<SealedModel> m(new SealedModel());
@@ -175,16 +213,6 @@ Result<std::shared_ptr<const SealedModel>> SealedModel::Seal(std::uint64_t versi
   m->num_params_ = params.size();
   m->encoding_ = encoding;
   std::size_t width = EncodingBytes(encoding);
-  if (width == 4) {
-    m->hash_ = ModelHash(params);
-  } else {
-    // The hash names what participants receive: the values after the 16-bit round trip.
-    std::vector<std::uint8_t> encoded(params.size() * width);
-    EncodeValues(params, encoding, encoded);
-    std::vector<float> decoded(params.size());
-    CAIRN_RETURN_IF_ERROR(DecodeValues(encoded, encoding, decoded));
-    m->hash_ = ModelHash(decoded);
-  }
   // Chunks hold whole values.
   std::uint32_t aligned_chunk = chunk_bytes - chunk_bytes % static_cast<std::uint32_t>(width);
   CAIRN_ASSIGN_OR_RETURN(m->layout_, ChunkLayout::Make(params.size() * width, aligned_chunk));
@@ -193,17 +221,31 @@ Result<std::shared_ptr<const SealedModel>> SealedModel::Seal(std::uint64_t versi
   CAIRN_ASSIGN_OR_RETURN(crypto::Aead aead, crypto::Aead::Create(crypto::AeadAlgorithm::kAes256Gcm, m->key_.span()));
   const ChunkLayout& l = m->layout_;
   std::size_t stride = std::size_t(l.chunk_bytes) + crypto::kAeadTagBytes;
-  m->ciphertext_.resize(std::size_t(l.chunks - 1) * stride + l.size(l.chunks - 1) + crypto::kAeadTagBytes);
+  CAIRN_RETURN_IF_ERROR(m->ciphertext_.Allocate(std::size_t(l.chunks - 1) * stride + l.size(l.chunks - 1) +
+                                                crypto::kAeadTagBytes));
+  // One pass, chunk by chunk while it is in cache: hash the values participants will receive,
+  // encode them into the buffer, seal in place. (The hash names the values after the 16-bit
+  // round trip when the transport is 16-bit.)
+  crypto::Sha256Hasher hasher;
+  std::vector<float> decoded(width == 4 ? 0 : l.chunk_bytes / width);
   for (std::uint32_t i = 0; i < l.chunks; ++i) {
     std::uint8_t* dst = m->ciphertext_.data() + std::size_t(i) * stride;
     std::uint32_t n = l.size(i);
-    // Encode in place, then seal in place.
     std::size_t first = l.offset(i) / width;
-    EncodeValues(params.subspan(first, n / width), encoding, MutableByteSpan(dst, n));
+    std::span<const float> values = params.subspan(first, n / width);
+    EncodeValues(values, encoding, MutableByteSpan(dst, n));
+    if (width == 4) {
+      hasher.Update(ByteSpan(reinterpret_cast<const std::uint8_t*>(values.data()), values.size_bytes()));
+    } else {
+      std::span<float> back = std::span<float>(decoded).first(n / width);
+      CAIRN_RETURN_IF_ERROR(DecodeValues(ByteSpan(dst, n), encoding, back));
+      hasher.Update(ByteSpan(reinterpret_cast<const std::uint8_t*>(back.data()), back.size_bytes()));
+    }
     auto nonce = ModelChunkNonce(m->nonce_prefix_, i);
     auto aad = ModelChunkAad(version, i, i + 1 == l.chunks);
     CAIRN_RETURN_IF_ERROR(aead.Seal(nonce, aad, ByteSpan(dst, n), MutableByteSpan(dst, n + crypto::kAeadTagBytes)));
   }
+  m->hash_ = hasher.Finish();
   return std::shared_ptr<const SealedModel>(std::move(m));
 }
 
@@ -238,7 +280,11 @@ Result<ModelReceiver> ModelReceiver::Create(const ModelDownload& download) {
   }
   CAIRN_ASSIGN_OR_RETURN(crypto::Aead aead, crypto::Aead::Create(crypto::AeadAlgorithm::kAes256Gcm, download.key));
   r.aead_ = std::make_unique<crypto::Aead>(std::move(aead));
-  r.plaintext_.resize(r.layout_.total_bytes);
+  if (width == 4) {
+    r.params_.resize(download.num_params);
+  } else {
+    r.plaintext_.resize(r.layout_.total_bytes);
+  }
   r.have_.assign(r.layout_.chunks, false);
   return r;
 }
@@ -254,7 +300,8 @@ Status ModelReceiver::Add(std::uint32_t index, ByteSpan sealed) {
   }
   auto nonce = ModelChunkNonce(download_.nonce_prefix, index);
   auto aad = ModelChunkAad(download_.model_version, index, index + 1 == layout_.chunks);
-  auto s = aead_->Open(nonce, aad, sealed, MutableByteSpan(plaintext_.data() + layout_.offset(index), n));
+  std::uint8_t* base = params_.empty() ? plaintext_.data() : reinterpret_cast<std::uint8_t*>(params_.data());
+  auto s = aead_->Open(nonce, aad, sealed, MutableByteSpan(base + layout_.offset(index), n));
   if (!s) {
     return Fail(ErrorCode::kUnauthenticated, "model chunk " + std::to_string(index) + " of version " +
                                                  std::to_string(download_.model_version) + " does not decrypt");
@@ -266,8 +313,14 @@ Status ModelReceiver::Add(std::uint32_t index, ByteSpan sealed) {
 
 Result<std::vector<float>> ModelReceiver::Finish() {
   if (!complete()) return Fail(ErrorCode::kFailedPrecondition, "model download is incomplete");
-  std::vector<float> params(download_.num_params);
-  CAIRN_RETURN_IF_ERROR(DecodeValues(plaintext_, download_.encoding, params));
+  std::vector<float> params;
+  if (EncodingBytes(download_.encoding) == 4) {
+    params = std::move(params_);
+    params_.clear();
+  } else {
+    params.resize(download_.num_params);
+    CAIRN_RETURN_IF_ERROR(DecodeValues(plaintext_, download_.encoding, params));
+  }
   // With a 16-bit transport the hash is over the values as received (decoded to float32).
   if (ModelHash(params) != download_.model_hash) {
     return Fail(ErrorCode::kUnauthenticated, "model version " + std::to_string(download_.model_version) +

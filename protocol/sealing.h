@@ -61,6 +61,28 @@ crypto::Sha256Digest ModelHash(std::span<const float> params);
 void EncodeValues(std::span<const float> in, Encoding encoding, MutableByteSpan out);
 Status DecodeValues(ByteSpan in, Encoding encoding, std::span<float> out);
 
+// Heap storage for buffers of tens of megabytes that are written once and read many times:
+// uninitialized, 2 MiB aligned and marked for transparent huge pages (madvise), so filling 40 MB
+// costs about 20 page faults instead of about 10,000. Move-only; frees on destruction.
+class LargeBuffer {
+ public:
+  LargeBuffer() = default;
+  LargeBuffer(LargeBuffer&& other) noexcept;
+  LargeBuffer& operator=(LargeBuffer&& other) noexcept;
+  LargeBuffer(const LargeBuffer&) = delete;
+  LargeBuffer& operator=(const LargeBuffer&) = delete;
+  ~LargeBuffer();
+  // Replaces the contents with `size` uninitialized bytes; kResourceExhausted when out of memory.
+  Status Allocate(std::size_t size);
+  std::uint8_t* data() { return data_; }
+  const std::uint8_t* data() const { return data_; }
+  std::size_t size() const { return size_; }
+
+ private:
+  std::uint8_t* data_ = nullptr;
+  std::size_t size_ = 0;
+};
+
 // A model sealed once per version under a fresh key: one encryption serves every download.
 // Immutable after creation; shared (zero-copy frames keep it alive) and thread-compatible.
 class SealedModel {
@@ -84,7 +106,7 @@ class SealedModel {
   ChunkLayout layout_;
   crypto::SecretBytes key_;
   std::array<std::uint8_t, 4> nonce_prefix_{};
-  Bytes ciphertext_;  // chunk i at i·(chunk_bytes + 16)
+  LargeBuffer ciphertext_;  // chunk i at i·(chunk_bytes + 16)
 };
 
 // Participant side: collects and opens the chunks of a download into float32 parameters,
@@ -105,6 +127,9 @@ class ModelReceiver {
   ModelDownload download_;
   ChunkLayout layout_;
   std::unique_ptr<crypto::Aead> aead_;
+  // float32 transport: chunks open straight into the parameters (no copy at Finish); 16-bit
+  // transports: the encoded values, widened at Finish.
+  std::vector<float> params_;
   Bytes plaintext_;
   std::vector<bool> have_;
   std::uint32_t received_ = 0;
