@@ -513,7 +513,7 @@ void RoundEngine::Tick() {
       if (round_ && (round_->committed.size() == round_->cohort.size() || now >= round_->deadline)) Finalize();
       break;
     case Phase::kEvaluating:
-      if (eval_pending_.empty() || now >= eval_deadline_) Finish(Ok());
+      if (eval_pending_.empty() || now >= eval_deadline_) Finish(std::move(pending_outcome_));
       break;
     case Phase::kDone:
       break;
@@ -567,7 +567,11 @@ void RoundEngine::StartRound() {
   if (auto s = privacy_->CheckBudgetForNextRound(); !s) {
     log::Error("privacy_budget_exhausted", {{"round", state_.next_round}, {"epsilon", privacy_->epsilon_spent()},
                                             {"reason", s.error().message()}});
-    PublishResult(BaseResult(protocol::RoundStatus::kAborted, s.error().message()));
+    // A signed, final result says why no further round runs; its round id is used up.
+    protocol::RoundResult result = BaseResult(protocol::RoundStatus::kAborted, s.error().message());
+    result.final = true;
+    state_.next_round++;
+    PublishResult(std::move(result));
     Finish(Fail(s.error()));
     return;
   }
@@ -679,13 +683,7 @@ void RoundEngine::Finalize() {
   result.final = last || give_up || stop_requested_;
   PublishResult(std::move(result));
   if (last) {
-    phase_ = Phase::kEvaluating;
-    eval_deadline_ = clock_.Now() + Seconds(fed.eval_timeout_s);
-    eval_pending_.clear();
-    for (const auto& [id, p] : participants_) {
-      if (p.connected && p.last_eval_version < state_.model_version) eval_pending_.insert(id);
-    }
-    Tick();
+    Finish(Ok());
   } else if (give_up) {
     Finish(Fail(ErrorCode::kAborted, "round " + std::to_string(state_.next_round - 1) +
                                          " failed and the configuration does not retry it further"));
@@ -762,6 +760,20 @@ void RoundEngine::PublishResult(protocol::RoundResult result) {
 
 void RoundEngine::Finish(Status outcome) {
   if (phase_ == Phase::kDone) return;
+  // Participants evaluate the last published model before they are sent away, whatever ended
+  // the federation (last round, privacy budget, failed rounds): they need the data plane for it.
+  if (phase_ != Phase::kEvaluating && options_.federation.eval_timeout_s > 0 && state_.model_version > 0) {
+    eval_pending_.clear();
+    for (const auto& [id, p] : participants_) {
+      if (p.connected && p.last_eval_version < state_.model_version) eval_pending_.insert(id);
+    }
+    if (!eval_pending_.empty()) {
+      pending_outcome_ = std::move(outcome);
+      phase_ = Phase::kEvaluating;
+      eval_deadline_ = clock_.Now() + Seconds(options_.federation.eval_timeout_s);
+      return;
+    }
+  }
   phase_ = Phase::kDone;
   outcome_ = std::move(outcome);
   protocol::Goodbye bye{outcome_ ? "the federation has finished" : outcome_.error().message()};

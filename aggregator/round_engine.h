@@ -176,6 +176,7 @@ class RoundEngine {
 
   Phase phase_ = Phase::kWaitingForCohort;
   Status outcome_;
+  Status pending_outcome_;  // while evaluating: the outcome Finish() was called with
   bool stop_requested_ = false;
   std::map<std::string, ParticipantState> participants_;
   std::map<SessionId, std::string> sessions_;

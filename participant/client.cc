@@ -99,6 +99,15 @@ struct ParticipantClient::Session {
     }
     auto deadline = std::chrono::steady_clock::now() + timeout;
     while (true) {
+      // Messages already received come first: a server that says Goodbye and closes must not
+      // look like a lost connection.
+      CAIRN_ASSIGN_OR_RETURN(auto frames, net::RecvFrames(control, 2));
+      if (frames && frames->size() == 1) {
+        auto m = protocol::Decode(net::FrameBytes((*frames)[0]), protocol::kMaxControlMessageBytes);
+        if (!m) return Fail(std::move(m).error().Context("message from the aggregator"));
+        return std::optional<protocol::Message>(std::move(*m));
+      }
+      if (frames) continue;  // a malformed multipart message: dropped
       if (monitor) {
         auto st = monitor->Poll();
         if (st == net::HandshakeMonitor::State::kAuthFailed) {
@@ -115,12 +124,6 @@ struct ParticipantClient::Session {
       auto wait = std::min(std::chrono::duration_cast<Ms>(deadline - now), Ms(200));
       zmq::pollitem_t items[] = {{static_cast<void*>(control), 0, ZMQ_POLLIN, 0}};
       zmq::poll(items, 1, wait);
-      if (!(items[0].revents & ZMQ_POLLIN)) continue;
-      CAIRN_ASSIGN_OR_RETURN(auto frames, net::RecvFrames(control, 2));
-      if (!frames || frames->size() != 1) continue;
-      auto m = protocol::Decode(net::FrameBytes((*frames)[0]), protocol::kMaxControlMessageBytes);
-      if (!m) return Fail(std::move(m).error().Context("message from the aggregator"));
-      return std::optional<protocol::Message>(std::move(*m));
     }
   }
 };
@@ -457,7 +460,10 @@ Result<ParticipantClient::SessionEnd> ParticipantClient::RunSession(const std::a
                                   {"epsilon", r.epsilon_spent}, {"participants", r.contributors.size()}});
     if (options_.on_result) options_.on_result(r);
     // Evaluate the new global model locally and report aggregate metrics.
-    if (r.status == protocol::RoundStatus::kCompleted && r.model) {
+    if (r.status == protocol::RoundStatus::kCompleted && r.model && !workload_.evaluates()) {
+      // Nothing to evaluate on: say so (after the final round this tells the aggregator we are done).
+      CAIRN_RETURN_IF_ERROR(s.Send(protocol::EvalReport{r.model_version, r.round, {}}));
+    } else if (r.status == protocol::RoundStatus::kCompleted && r.model) {
       if (r.model->model_hash != r.model_hash || r.model->model_version != r.model_version) {
         return Fail(ErrorCode::kUnauthenticated, "the download handle does not match the signed model hash");
       }
@@ -512,7 +518,10 @@ Result<ParticipantClient::SessionEnd> ParticipantClient::RunSession(const std::a
       if (r->final) seen_final = true;
     } else if (auto* bye = std::get_if<protocol::Goodbye>(&msg)) {
       if (seen_final) {
-        log::Info("federation_finished", {{"round", chain_.last_round}});
+        // The federation ended as its signed final result says (completed, or stopped early,
+        // e.g. because the privacy budget is spent: the reason is kept for the summary).
+        summary_.end_reason = bye->reason;
+        log::Info("federation_finished", {{"round", chain_.last_round}, {"reason", bye->reason}});
         return SessionEnd::kFinished;
       }
       return Fail(ErrorCode::kAborted, "the aggregator ended the federation: " + bye->reason);

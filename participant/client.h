@@ -60,6 +60,7 @@ struct ClientSummary {
   std::uint64_t last_round = 0;
   std::vector<protocol::Metric> last_evaluation;
   std::uint32_t sessions = 0;
+  std::string end_reason;  // the aggregator's Goodbye reason
 };
 
 class ParticipantClient {

@@ -88,8 +88,8 @@ int RunParticipant(const RunOptions& options, const std::atomic<int>& stop_signa
   auto s = (*client)->Run(stop_signals);
   if (!s) return fail(s.error());
   const auto& sum = (*client)->summary();
-  out << "cairn-participant: federation finished: contributed to " << sum.rounds_contributed
-      << " rounds, last verified round " << sum.last_round << std::endl;
+  out << "cairn-participant: federation finished (" << sum.end_reason << "): contributed to "
+      << sum.rounds_contributed << " rounds, last verified round " << sum.last_round << std::endl;
   return 0;
 }
 

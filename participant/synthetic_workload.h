@@ -39,6 +39,7 @@ class SyntheticWorkload final : public Workload {
                             std::span<float> delta) override;
   Result<std::vector<protocol::Metric>> Evaluate(std::span<const float> global) override;
   std::optional<protocol::FeatureStats> FeatureMoments() const override;
+  bool evaluates() const override { return false; }
 
  private:
   SyntheticOptions options_;

@@ -38,6 +38,9 @@ class Workload {
                                            const std::vector<double>& /*std*/) {
     return Ok();
   }
+  // Whether Evaluate does anything: when false the client does not download each new model just
+  // to evaluate it (synthetic workloads in benchmarks).
+  virtual bool evaluates() const { return true; }
   // Evaluates `global` on the local held-out data ("loss", "accuracy", "examples"); empty when
   // the workload has nothing to evaluate on.
   virtual Result<std::vector<protocol::Metric>> Evaluate(std::span<const float> global) = 0;
