@@ -36,6 +36,7 @@ Result<std::unique_ptr<AggregatorApp>> AggregatorApp::Create(AppOptions options)
                                                       std::to_string(initial.size()));
     }
     state = std::move(*restored);
+    CAIRN_RETURN_IF_ERROR(app->store_->ReconcileResults(state));
     app->restored_ = true;
     log::Info("checkpoint_restored", {{"round", state.next_round}, {"model_version", state.model_version},
                                       {"state_dir", loaded.server.state_dir}});

@@ -741,15 +741,19 @@ void RoundEngine::PublishResult(protocol::RoundResult result) {
   auto hash = protocol::ResultHash(result);
   state_.head_round = result.round;
   state_.head_hash.assign(hash.begin(), hash.end());
-  if (auto s = store_.AppendResult(result); !s) {
-    log::Error("state_write_failed", {{"error", s.error().message()}});
-  }
+  state_.head_result = protocol::ResultToJson(result);
+  // Checkpoint first, then the log, then the participants: a crash after the checkpoint leaves a
+  // log the restart repairs from the checkpoint's head result; a crash before it re-runs the
+  // round, which nobody has seen.
   if (store_.can_checkpoint()) {
     if (auto s = store_.SaveCheckpoint(state_); !s) {
       log::Error("checkpoint_failed", {{"error", s.error().message()}});
     } else {
       log::Info("checkpoint_written", {{"round", result.round}, {"model_version", state_.model_version}});
     }
+  }
+  if (auto s = store_.AppendResult(result); !s) {
+    log::Error("state_write_failed", {{"error", s.error().message()}});
   }
   result.model = sealed_->Download();
   if (tamper_) tamper_(result);

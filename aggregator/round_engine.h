@@ -69,6 +69,7 @@ struct EngineState {
   Bytes privacy_state;
   std::uint64_t head_round = 0;        // last result in the chain
   Bytes head_hash;                     // its hash (empty before the first)
+  std::string head_result;             // its results.jsonl line (the log is repaired from it)
   std::uint32_t retries = 0;           // consecutive failed attempts of the current round
   std::vector<double> feature_mean;    // federated standardization, frozen before round 1
   std::vector<double> feature_std;

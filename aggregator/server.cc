@@ -11,6 +11,9 @@
 namespace cairn::aggregator {
 
 namespace {
+// Update chunks a streaming participant may have queued in this process (see Bind).
+constexpr int kDataRecvHwm = 16;
+
 attestation::Platform ToAttestation(protocol::Platform p) {
   switch (p) {
     case protocol::Platform::kSevSnp: return attestation::Platform::kSevSnp;
@@ -70,8 +73,13 @@ Status AggregatorServer::Bind() {
   CAIRN_RETURN_IF_ERROR(net::ApplySocketOptions(control_, control_opts));
   net::SocketOptions data_opts;
   data_opts.max_message_bytes = protocol::kMaxChunkPayloadBytes;
+  // Sends are zero-copy model chunks (they reference the one sealed copy): a deep queue costs no
+  // memory. Receives are update chunks, each a fresh buffer of up to chunk_bytes in this process
+  // until the loop opens it: the HWM (per connection, in messages) bounds that backlog to about
+  // kDataRecvHwm x chunk_bytes per streaming participant; the kernel's socket buffers (not in the
+  // process's RSS) hold the rest and TCP backpressure does the pacing.
   data_opts.send_hwm = 4096;
-  data_opts.recv_hwm = 4096;
+  data_opts.recv_hwm = kDataRecvHwm;
   CAIRN_RETURN_IF_ERROR(net::ApplySocketOptions(data_, data_opts));
   try {
     control_.set(zmq::sockopt::curve_server, 1);

@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/core/file.h"
+#include "common/core/log.h"
 #include "common/model/model_files.h"
 #include "common/model/torch_file.h"
 #include "protocol/round_result.h"
@@ -69,6 +70,8 @@ Bytes EncodeEngineState(const EngineState& s, std::string_view federation_id,
   AppendBytes(out, s.strategy_state);
   AppendU64(out, s.privacy_state.size());
   AppendBytes(out, s.privacy_state);
+  AppendU64(out, s.head_result.size());
+  AppendBytes(out, AsBytes(s.head_result));
   AppendU64(out, s.feature_mean.size());
   for (std::size_t i = 0; i < s.feature_mean.size(); ++i) {
     AppendU64(out, std::bit_cast<std::uint64_t>(s.feature_mean[i]));
@@ -112,6 +115,9 @@ Result<EngineState> DecodeEngineState(ByteSpan bytes, std::string_view federatio
   std::memcpy(s.model.data(), model.data(), model.size());
   if (!r.Blob(s.strategy_state, kMaxCheckpointBytes)) return corrupt("bad strategy state");
   if (!r.Blob(s.privacy_state, 64u << 20)) return corrupt("bad privacy state");
+  Bytes head_result;
+  if (!r.Blob(head_result, 4u << 20)) return corrupt("bad head result");
+  s.head_result.assign(head_result.begin(), head_result.end());
   std::uint64_t features = 0;
   if (!r.U64(features) || features > 100000) return corrupt("bad feature statistics");
   for (std::uint64_t i = 0; i < features; ++i) {
@@ -162,6 +168,34 @@ Status StateStore::SaveCheckpoint(const EngineState& state) {
   Status s = crypto::SealToFile(sealing_key_, AsBytes(kCheckpointAad), plain, (dir_ / "checkpoint.sealed").string());
   crypto::Wipe(plain);
   return s;
+}
+
+Status StateStore::ReconcileResults(const EngineState& state) {
+  if (state.head_round == 0 || state.head_result.empty()) return Ok();
+  auto path = dir_ / "results.jsonl";
+  std::string last;
+  if (std::filesystem::exists(path)) {
+    CAIRN_ASSIGN_OR_RETURN(std::string text, ReadFileText(path, 1ull << 30));
+    std::size_t end = text.find_last_not_of('\n');
+    if (end != std::string::npos) {
+      std::size_t start = text.rfind('\n', end);
+      last = text.substr(start == std::string::npos ? 0 : start + 1, end - (start == std::string::npos ? 0 : start + 1) + 1);
+    }
+  }
+  if (!last.empty()) {
+    auto r = protocol::ResultFromJson(last);
+    if (!r) return Fail(ErrorCode::kDataLoss, path.string() + ": the last line is not a round result");
+    auto h = protocol::ResultHash(*r);
+    if (Bytes(h.begin(), h.end()) == state.head_hash) return Ok();
+    if (r->round >= state.head_round) {
+      return Fail(ErrorCode::kFailedPrecondition,
+                  path.string() + " already holds round " + std::to_string(r->round) +
+                      ", later than the checkpoint's round " + std::to_string(state.head_round) +
+                      ": the checkpoint is older than the results (a replayed checkpoint?); refusing to fork the history");
+    }
+  }
+  log::Warn("results_log_repaired", {{"round", state.head_round}, {"path", path.string()}});
+  return AppendLineDurable(path, state.head_result);
 }
 
 Result<std::optional<EngineState>> StateStore::LoadCheckpoint() {

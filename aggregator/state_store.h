@@ -37,6 +37,10 @@ class StateStore {
   // nullopt when no checkpoint exists; an error when one exists but cannot be opened (corrupt,
   // foreign, wrong key): never silently replaced by a fresh start.
   virtual Result<std::optional<EngineState>> LoadCheckpoint();
+  // After a restore: makes results.jsonl end with the checkpoint's head result (appends it when a
+  // crash came between the checkpoint and the log write). Refuses a log whose last result is
+  // later than the checkpoint's head (the checkpoint is older than the log: a replay).
+  Status ReconcileResults(const EngineState& state);
 
   const std::filesystem::path& dir() const { return dir_; }
   bool can_checkpoint() const { return !sealing_key_.empty(); }

@@ -196,6 +196,16 @@ TEST_F(Restart, ReplayedOldCheckpointIsDetectedAsARollbackByParticipants) {
   }
   std::filesystem::copy_file(dir_ / "old.sealed", state() / "checkpoint.sealed",
                              std::filesystem::copy_options::overwrite_existing);
+  // With the full results log in place the aggregator itself refuses the older checkpoint.
+  auto refused = Subprocess::Start({(BinDir() / "cairn-aggregator").string(), "run", "--config", pinned.string(),
+                                    "--attestation", "sim"},
+                                   {}, fed());
+  auto rs = refused->Wait(seconds(60));
+  ASSERT_TRUE(rs);
+  EXPECT_EQ(*rs, 1);
+  EXPECT_NE(refused->output().find("older than the results"), std::string::npos) << refused->output();
+  // A host that also rewinds the log: only the participants can tell.
+  std::filesystem::remove(state() / "results.jsonl");
   auto replay = StartAggregator(pinned);
   auto again = StartHospitals("replay");
   for (int n = 0; n < 3; ++n) {

@@ -1,0 +1,126 @@
+#include "aggregator/state_store.h"
+
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <sstream>
+
+#include "common/core/file.h"
+#include "protocol/round_result.h"
+
+namespace cairn::aggregator {
+namespace {
+
+class StateStoreTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_TRUE(crypto::Init());
+    dir_ = std::filesystem::temp_directory_path() /
+           ("cairn-store-" + std::to_string(::getpid()) + "-" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    std::filesystem::remove_all(dir_);
+    config_hash_[0] = 7;
+    auto key = crypto::SecretBytes::Random(32);
+    ASSERT_TRUE(key);
+    model::ModelSpec spec{"logreg", {{"linear.weight", {2, 2}}, {"linear.bias", {2}}}};
+    auto store = StateStore::Open(dir_, spec, std::move(*key), "fed", config_hash_);
+    ASSERT_TRUE(store);
+    store_ = std::move(*store);
+    signer_ = std::make_unique<crypto::Ed25519KeyPair>(*crypto::Ed25519KeyPair::Generate());
+  }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+
+  EngineState StateAt(std::uint64_t round, const Bytes& prev) {
+    protocol::RoundResult r;
+    r.federation_id = "fed";
+    r.round = round;
+    r.prev_hash = prev;
+    protocol::SignResult(r, *signer_);
+    auto h = protocol::ResultHash(r);
+    EngineState s;
+    s.next_round = round + 1;
+    s.completed_rounds = round;
+    s.model_version = round;
+    s.model = {1, 2, 3, 4, 5, 6};
+    s.head_round = round;
+    s.head_hash.assign(h.begin(), h.end());
+    s.head_result = protocol::ResultToJson(r);
+    s.feature_mean = {0.5};
+    s.feature_std = {2.0};
+    return s;
+  }
+  int Lines() {
+    std::istringstream in(*ReadFileText(dir_ / "results.jsonl"));
+    std::string l;
+    int n = 0;
+    while (std::getline(in, l)) n += l.empty() ? 0 : 1;
+    return n;
+  }
+
+  std::filesystem::path dir_;
+  crypto::Sha256Digest config_hash_{};
+  std::unique_ptr<StateStore> store_;
+  std::unique_ptr<crypto::Ed25519KeyPair> signer_;
+};
+
+TEST_F(StateStoreTest, CheckpointRoundTripsSealed) {
+  EngineState s = StateAt(3, Bytes(32, 1));
+  s.strategy_state = {9, 8};
+  s.privacy_state = ToBytes("{\"x\":1}");
+  ASSERT_TRUE(store_->SaveCheckpoint(s));
+  auto back = store_->LoadCheckpoint();
+  ASSERT_TRUE(back) << back.error().ToString();
+  ASSERT_TRUE(back->has_value());
+  EXPECT_EQ((*back)->model, s.model);
+  EXPECT_EQ((*back)->head_hash, s.head_hash);
+  EXPECT_EQ((*back)->head_result, s.head_result);
+  EXPECT_EQ((*back)->strategy_state, s.strategy_state);
+  EXPECT_EQ((*back)->privacy_state, s.privacy_state);
+  EXPECT_EQ((*back)->feature_std, s.feature_std);
+  // The plaintext is not on disk.
+  auto raw = ReadFileBytes(dir_ / "checkpoint.sealed");
+  ASSERT_TRUE(raw);
+  std::string text(raw->begin(), raw->end());
+  EXPECT_EQ(text.find("CAIRNCK1"), std::string::npos);
+}
+
+TEST_F(StateStoreTest, DecodeRefusesOtherFederationConfigAndTruncation) {
+  EngineState s = StateAt(1, {});
+  Bytes b = EncodeEngineState(s, "fed", config_hash_);
+  EXPECT_TRUE(DecodeEngineState(b, "fed", config_hash_));
+  auto other = DecodeEngineState(b, "other", config_hash_);
+  ASSERT_FALSE(other);
+  EXPECT_EQ(other.error().code(), ErrorCode::kFailedPrecondition);
+  crypto::Sha256Digest changed = config_hash_;
+  changed[1] ^= 1;
+  auto cfg = DecodeEngineState(b, "fed", changed);
+  ASSERT_FALSE(cfg);
+  EXPECT_NE(cfg.error().message().find("another federation configuration"), std::string::npos);
+  for (std::size_t cut = 1; cut < b.size(); cut += 7) {
+    auto t = DecodeEngineState(ByteSpan(b.data(), b.size() - cut), "fed", config_hash_);
+    ASSERT_FALSE(t) << "cut " << cut;
+    EXPECT_EQ(t.error().code(), ErrorCode::kDataLoss);
+  }
+  Bytes trailing = b;
+  trailing.push_back(0);
+  EXPECT_FALSE(DecodeEngineState(trailing, "fed", config_hash_));
+}
+
+TEST_F(StateStoreTest, ReconcileRepairsALogThatMissesTheHeadResult) {
+  EngineState one = StateAt(1, {});
+  ASSERT_TRUE(AppendLineDurable(dir_ / "results.jsonl", one.head_result));
+  EngineState two = StateAt(2, one.head_hash);
+  // Crash between the checkpoint of round 2 and its log line: the restart appends it.
+  ASSERT_TRUE(store_->ReconcileResults(two));
+  EXPECT_EQ(Lines(), 2);
+  // Idempotent.
+  ASSERT_TRUE(store_->ReconcileResults(two));
+  EXPECT_EQ(Lines(), 2);
+  // A checkpoint older than the log is refused.
+  auto older = store_->ReconcileResults(one);
+  ASSERT_FALSE(older);
+  EXPECT_NE(older.error().message().find("older than the results"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace cairn::aggregator
