@@ -50,12 +50,14 @@ Result<std::unique_ptr<AggregatorApp>> AggregatorApp::Create(AppOptions options)
   ServerOptions so;
   so.config = loaded;
   so.evidence = std::move(options.evidence);
+  so.after_events = std::move(options.after_events);
   CAIRN_ASSIGN_OR_RETURN(app->server_, AggregatorServer::Create(std::move(so), *app->keys_, *options.clock));
   EngineOptions eo;
   eo.federation = fed;
   eo.config_hash = config_hash;
   eo.server = loaded.server;
   eo.platform = options.platform;
+  eo.metrics = options.metrics;
   CAIRN_ASSIGN_OR_RETURN(app->engine_, RoundEngine::Create(std::move(eo), *app->keys_, *options.clock, *app->server_,
                                                            *app->store_, std::move(state)));
   app->server_->AttachEngine(app->engine_.get());

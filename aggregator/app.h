@@ -22,6 +22,8 @@ struct AppOptions {
   crypto::SecretBytes sealing_key;                          // empty: no checkpoints
   std::string platform;                                     // recorded in results ("sim", ...)
   const Clock* clock = nullptr;                             // not owned; outlives the app
+  const metrics::AggregatorMetrics* metrics = nullptr;      // optional; not owned; outlives the app
+  std::function<void(const RoundEngine&)> after_events;     // optional; see ServerOptions
 };
 
 class AggregatorApp {

@@ -36,6 +36,9 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"sim", "key-file", "sev-snp", "auto", "none"}))->capture_default_str();
   run_cmd->add_option("--sealing-key-file", run.sealing_key_file, "32-byte key file (with --sealing key-file)");
   run_cmd->add_option("--configfs-tsm-root", run.configfs_tsm_root, "configfs-tsm report folder (default /sys/kernel/config/tsm/report)");
+  run_cmd->add_option("--metrics-listen", run.metrics_listen,
+                      "Serve Prometheus /metrics and /healthz on HOST:PORT (port 0: a free port; metadata only, "
+                      "no authentication: bind to an internal address)");
   run_cmd->add_option("--log-format", log_format, "Log format on stderr")->check(CLI::IsMember({"text", "json"}))->capture_default_str();
   run_cmd->add_option("--log-level", log_level, "Lowest level logged")->check(CLI::IsMember({"debug", "info", "warn", "error"}))->capture_default_str();
   run_cmd->footer(

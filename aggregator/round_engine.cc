@@ -115,6 +115,19 @@ Status RoundEngine::SealCurrentModel() {
   return Ok();
 }
 
+std::size_t RoundEngine::committed_in_round() const { return round_ ? round_->committed.size() : 0; }
+std::size_t RoundEngine::cohort_in_round() const { return round_ ? round_->cohort.size() : 0; }
+
+const char* PhaseName(RoundEngine::Phase phase) {
+  switch (phase) {
+    case RoundEngine::Phase::kWaitingForCohort: return "waiting";
+    case RoundEngine::Phase::kCollecting: return "collecting";
+    case RoundEngine::Phase::kEvaluating: return "evaluating";
+    case RoundEngine::Phase::kDone: return "done";
+  }
+  return "unknown";
+}
+
 std::size_t RoundEngine::connected() const {
   std::size_t n = 0;
   for (const auto& [id, p] : participants_) n += p.connected ? 1 : 0;
@@ -161,6 +174,7 @@ void RoundEngine::OnHello(const std::string& participant, const protocol::Hello&
   crypto::RandomBytes(p.session);
   sessions_[p.session] = participant;
   p.connected = true;
+  if (options_.metrics) options_.metrics->participants_connected->Set(static_cast<double>(connected()));
 
   protocol::Welcome w;
   w.session = p.session;
@@ -218,6 +232,7 @@ void RoundEngine::OnDisconnected(const std::string& participant) {
   auto it = participants_.find(participant);
   if (it == participants_.end() || !it->second.connected) return;
   it->second.connected = false;
+  if (options_.metrics) options_.metrics->participants_connected->Set(static_cast<double>(connected()));
   sessions_.erase(it->second.session);
   ReleaseUpload(participant);
   eval_pending_.erase(participant);
@@ -226,6 +241,7 @@ void RoundEngine::OnDisconnected(const std::string& participant) {
 
 void RoundEngine::RejectTo(const std::string& participant, std::uint64_t round, const Rejection& r) {
   ++counters_.rejections[protocol::RejectCodeName(r.code)];
+  if (options_.metrics) options_.metrics->rejections_total->Increment(protocol::RejectCodeName(r.code));
   log::Warn("update_rejected", {{"participant", participant}, {"round", round},
                                 {"code", protocol::RejectCodeName(r.code)}, {"reason", r.detail}});
   outbox_.Send(participant, protocol::Rejected{round, r.code, r.detail});
@@ -299,13 +315,14 @@ void RoundEngine::ReleaseUpload(const std::string& participant) {
 void RoundEngine::OnUpdateChunk(const std::string& participant, const protocol::ChunkHeader& header,
                                 std::span<const std::uint8_t> payload) {
   counters_.bytes_in += payload.size();
+  if (options_.metrics) options_.metrics->bytes_in_total->Increment(payload.size());
   if (!round_ || phase_ != Phase::kCollecting || header.round != round_->id) {
-    ++counters_.chunks_dropped;
+    CountDroppedChunk();
     return;
   }
   auto it = round_->uploads.find(participant);
   if (it == round_->uploads.end() || it->second->state() != Upload::State::kStreaming) {
-    ++counters_.chunks_dropped;
+    CountDroppedChunk();
     return;
   }
   auto r = it->second->AddChunk(header.index, header.last, payload);
@@ -582,6 +599,7 @@ void RoundEngine::StartRound() {
   }
   round_ = std::make_unique<RoundState>();
   round_->id = state_.next_round;
+  if (options_.metrics) options_.metrics->current_round->Set(static_cast<double>(round_->id));
   round_->started = clock_.Now();
   round_->deadline = round_->started + Seconds(fed.round_timeout_s);
   round_->cohort = std::move(*cohort);
@@ -681,6 +699,7 @@ void RoundEngine::Finalize() {
   bool last = completed && state_.completed_rounds >= fed.rounds;
   bool give_up = !completed && (fed.on_quorum_failure == "fail" || state_.retries > fed.max_round_retries);
   result.final = last || give_up || stop_requested_;
+  if (options_.metrics) options_.metrics->round_duration_seconds->Observe(static_cast<double>(duration_ms) / 1000.0);
   PublishResult(std::move(result));
   if (last) {
     Finish(Ok());
@@ -742,6 +761,11 @@ void RoundEngine::PublishResult(protocol::RoundResult result) {
   state_.head_round = result.round;
   state_.head_hash.assign(hash.begin(), hash.end());
   state_.head_result = protocol::ResultToJson(result);
+  if (options_.metrics) {
+    options_.metrics->rounds_total->Increment(protocol::RoundStatusName(result.status));
+    options_.metrics->epsilon_spent->Set(result.epsilon_spent);
+    options_.metrics->model_version->Set(static_cast<double>(state_.model_version));
+  }
   // Checkpoint first, then the log, then the participants: a crash after the checkpoint leaves a
   // log the restart repairs from the checkpoint's head result; a crash before it re-runs the
   // round, which nobody has seen.

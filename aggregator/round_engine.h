@@ -34,6 +34,7 @@
 #include "aggregator/strategy/strategy.h"
 #include "aggregator/upload.h"
 #include "common/core/clock.h"
+#include "common/metrics/aggregator_metrics.h"
 #include "protocol/federation_config.h"
 #include "protocol/sealing.h"
 #include "protocol/types.h"
@@ -57,6 +58,7 @@ struct EngineOptions {
   crypto::Sha256Digest config_hash{};
   protocol::ServerConfig server;
   std::string platform;  // evidence platform and provider, recorded in every result
+  const metrics::AggregatorMetrics* metrics = nullptr;  // optional; not owned, outlives the engine
 };
 
 // The state that survives a restart (checkpointed after every round).
@@ -120,8 +122,17 @@ class RoundEngine {
     std::map<std::string, std::uint64_t> rejections;  // by reject-code name
   };
   const Counters& counters() const { return counters_; }
-  void CountBytesOut(std::uint64_t n) { counters_.bytes_out += n; }
-  void CountDroppedChunk() { ++counters_.chunks_dropped; }
+  void CountBytesOut(std::uint64_t n) {
+    counters_.bytes_out += n;
+    if (options_.metrics) options_.metrics->bytes_out_total->Increment(n);
+  }
+  void CountDroppedChunk() {
+    ++counters_.chunks_dropped;
+    if (options_.metrics) options_.metrics->chunks_dropped_total->Increment();
+  }
+  // Commits and cohort of the round in progress (0, 0 between rounds), for the progress line.
+  std::size_t committed_in_round() const;
+  std::size_t cohort_in_round() const;
 
   // Test hook: called with every update as it is folded into the aggregate (tests check what
   // the enclave sees). Not set in production.
@@ -193,5 +204,8 @@ class RoundEngine {
   UpdateObserver observer_;
   ResultTamper tamper_;
 };
+
+// "waiting", "collecting", "evaluating", "done" (health endpoint).
+const char* PhaseName(RoundEngine::Phase phase);
 
 }  // namespace cairn::aggregator

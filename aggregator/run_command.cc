@@ -6,6 +6,9 @@
 #include "aggregator/app.h"
 #include "common/core/file.h"
 #include "common/core/log.h"
+#include "common/core/progress.h"
+#include "common/metrics/aggregator_metrics.h"
+#include "common/metrics/http_server.h"
 #include "common/model/model_files.h"
 #include "protocol/sealing.h"
 
@@ -58,7 +61,46 @@ Status Serve(const RunArgs& args, const std::atomic<int>& stop_signals, std::ost
   }
 
   SystemClock clock;
+
+  // Metrics: always registered (cheap); served only with --metrics-listen. Declared before the
+  // app, so they outlive its server and engine (the HTTP threads read the registry until Stop).
+  metrics::Registry registry;
+  metrics::AggregatorMetricsOptions mo;
+  for (int c = 0; c <= static_cast<int>(protocol::RejectCode::kAttestationFailed); ++c) {
+    mo.rejection_reasons.push_back(protocol::RejectCodeName(static_cast<protocol::RejectCode>(c)));
+  }
+  for (auto st : {protocol::RoundStatus::kCompleted, protocol::RoundStatus::kFailedQuorum,
+                  protocol::RoundStatus::kAborted}) {
+    mo.round_statuses.push_back(protocol::RoundStatusName(st));
+  }
+  CAIRN_ASSIGN_OR_RETURN(metrics::AggregatorMetrics agg_metrics, metrics::AggregatorMetrics::Create(registry, mo));
+  metrics::HealthState health;
+  std::unique_ptr<metrics::MetricsServer> metrics_server;
+  if (!args.metrics_listen.empty()) {
+    metrics::MetricsServerOptions mso;
+    mso.listen = args.metrics_listen;
+    CAIRN_ASSIGN_OR_RETURN(metrics_server, metrics::MetricsServer::Start(mso, registry, health.Function()));
+  }
+  ProgressLine progress = ProgressLine::ForStderr(clock);
+
   AppOptions ao;
+  ao.metrics = &agg_metrics;
+  ao.after_events = [&](const RoundEngine& e) {
+    health.Set(e.state().next_round, PhaseName(e.phase()), /*ok=*/!(e.done() && !e.outcome()));
+    // "round 3/20": the third of the rounds to complete (failed rounds use round ids too).
+    bool running = e.phase() == RoundEngine::Phase::kWaitingForCohort || e.phase() == RoundEngine::Phase::kCollecting;
+    RoundProgress rp;
+    rp.round = e.state().completed_rounds + (running ? 1 : 0);
+    rp.total_rounds = fed.rounds;
+    if (e.phase() == RoundEngine::Phase::kCollecting) {
+      rp.committed = e.committed_in_round();
+      rp.cohort = e.cohort_in_round();
+    } else {
+      rp.stage = PhaseName(e.phase());
+    }
+    rp.bytes_in = e.counters().bytes_in;
+    progress.Update(FormatRoundProgress(rp), e.done());
+  };
   ao.config = loaded;
   ao.evidence = std::move(provider);
   ao.sealing_key = std::move(sealing_key);
@@ -71,15 +113,18 @@ Status Serve(const RunArgs& args, const std::atomic<int>& stop_signals, std::ost
   ready["attestation"] = ep.attestation;
   ready["control"] = ep.control;
   ready["data"] = ep.data;
+  if (metrics_server) ready["metrics"] = metrics_server->url();
   ready["pid"] = ::getpid();
   CAIRN_RETURN_IF_ERROR(WriteFileAtomic(std::filesystem::path(loaded.server.state_dir) / "endpoints.json", ready.dump()));
+  std::string metrics_url = metrics_server ? metrics_server->url() : "";
   log::Info("ready", {{"attestation_endpoint", ep.attestation}, {"control_endpoint", ep.control},
-                      {"data_endpoint", ep.data}, {"federation", fed.id}, {"rounds", fed.rounds},
-                      {"params", app->state().model.size()}});
+                      {"data_endpoint", ep.data}, {"metrics_endpoint", metrics_url}, {"federation", fed.id},
+                      {"rounds", fed.rounds}, {"params", app->state().model.size()}});
   out << "cairn-aggregator: ready attestation=" << ep.attestation << " control=" << ep.control
-      << " data=" << ep.data << std::endl;
+      << " data=" << ep.data << (metrics_server ? " metrics=" + metrics_url : "") << std::endl;
 
   CAIRN_RETURN_IF_ERROR(app->Run(stop_signals));
+  progress.Finish();
   outcome = app->engine().outcome();
   if (!app->engine().done()) outcome = Fail(ErrorCode::kAborted, "stopped by a signal");
   return Ok();

@@ -15,6 +15,7 @@ struct RunArgs {
   std::string sealing = "auto";              // sim | key-file | sev-snp | auto | none
   std::filesystem::path sealing_key_file;    // for key-file
   std::string configfs_tsm_root;             // overrides the configfs-tsm folder (tests)
+  std::string metrics_listen;                // HOST:PORT for /metrics and /healthz; "" = off
 };
 
 // Prints "cairn-aggregator: ready attestation=… control=… data=…" on `out` once serving (the

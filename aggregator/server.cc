@@ -312,6 +312,7 @@ Status AggregatorServer::Run(const std::atomic<int>& stop_signals) {
     auto t3 = std::chrono::steady_clock::now();
     if (items[2].revents & ZMQ_POLLIN) HandleAttestation();
     engine_->Tick();
+    if (options_.after_events) options_.after_events(*engine_);
     auto t4 = std::chrono::steady_clock::now();
     auto ns = [](auto d) { return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(d).count()); };
     profile_.idle_ns += ns(t1 - t0);
@@ -324,6 +325,7 @@ Status AggregatorServer::Run(const std::atomic<int>& stop_signals) {
     }
   }
   ReportLoopProfile(profile_round);
+  if (options_.after_events) options_.after_events(*engine_);
   // Let the last results and goodbyes reach the participants before the sockets close.
   control_.set(zmq::sockopt::linger, 2000);
   return Ok();

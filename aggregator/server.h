@@ -6,6 +6,7 @@
 #pragma once
 
 #include <atomic>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -25,6 +26,8 @@ struct ServerOptions {
   std::unique_ptr<attestation::EvidenceProvider> evidence;  // owned
   std::string software_version = "cairn 0.1.0";
   std::size_t max_chunks_per_request = 64;  // model download window per request
+  // Called on the loop thread after each batch of events and once at the end (health, progress).
+  std::function<void(const RoundEngine&)> after_events;
 };
 
 class AggregatorServer final : public Outbox {

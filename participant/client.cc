@@ -10,8 +10,10 @@
 
 #include "common/core/file.h"
 #include "common/core/log.h"
+#include "common/core/progress.h"
 #include "common/net/net.h"
 #include "participant/attest_client.h"
+#include "participant/audit/evidence_record.h"
 #include "protocol/codec.h"
 #include "protocol/limits.h"
 #include "protocol/round_result.h"
@@ -199,6 +201,11 @@ Result<ParticipantClient::SessionEnd> ParticipantClient::RunSession(const std::a
                     "', but the aggregator serves '" + fed.id + "': use another state_dir");
   }
   chain_.federation_id = fed.id;
+  // Keep the evidence as served, for `cairn-participant audit` (one record per session).
+  audit::EvidenceRecord record{UnixMillis(options_.clock->WallNow()), cfg.aggregator, nonce, s.evidence, ""};
+  CAIRN_RETURN_IF_ERROR(EnsureDirectory(cfg.state_dir, 0700));
+  CAIRN_RETURN_IF_ERROR(audit::AppendEvidenceRecord(cfg.state_dir / "evidence.jsonl", record));
+  ProgressLine progress = ProgressLine::ForStderr(*options_.clock);
   CAIRN_RETURN_IF_ERROR(workload_.Prepare(fed));
 
   // 2. Control channel with the attested Curve key; data channel (sessions are opened on control).
@@ -428,6 +435,11 @@ Result<ParticipantClient::SessionEnd> ParticipantClient::RunSession(const std::a
     auto ms = std::chrono::duration_cast<Ms>(std::chrono::steady_clock::now() - start).count();
     log::Info("update_sent", {{"round", offer.round}, {"examples", local.num_examples},
                               {"chunks", layout.chunks}, {"bytes", layout.total_bytes}, {"duration_ms", ms}});
+    RoundProgress sent;
+    sent.round = offer.round;
+    sent.bytes_out = layout.total_bytes;
+    sent.stage = "update sent";
+    progress.Update(FormatRoundProgress(sent), true);
     return Ok();
   };
 
@@ -500,6 +512,10 @@ Result<ParticipantClient::SessionEnd> ParticipantClient::RunSession(const std::a
     if (auto* offer = std::get_if<protocol::RoundOffer>(&msg)) {
       log::Info("round_offered", {{"round", offer->round}, {"model_version", offer->model.model_version},
                                   {"cohort", offer->cohort_size}});
+      RoundProgress training;
+      training.round = offer->round;
+      training.stage = "training";
+      progress.Update(FormatRoundProgress(training), true);
       auto st = run_round(*offer);
       if (!st) {
         if (st.error().code() == ErrorCode::kUnavailable) return SessionEnd::kReconnect;
@@ -521,6 +537,7 @@ Result<ParticipantClient::SessionEnd> ParticipantClient::RunSession(const std::a
         // The federation ended as its signed final result says (completed, or stopped early,
         // e.g. because the privacy budget is spent: the reason is kept for the summary).
         summary_.end_reason = bye->reason;
+        progress.Finish();
         log::Info("federation_finished", {{"round", chain_.last_round}, {"reason", bye->reason}});
         return SessionEnd::kFinished;
       }

@@ -6,6 +6,7 @@
 #include <iostream>
 
 #include "common/core/log.h"
+#include "participant/audit/audit.h"
 #include "common/crypto/crypto.h"
 #include "participant/commands.h"
 #include "participant/verify_evidence_command.h"
@@ -73,6 +74,18 @@ int main(int argc, char** argv) {
   central_cmd->add_flag("--json", central.json, "Print JSON");
   central_cmd->footer("Example:\n  cairn-participant train-central --federation federation.toml --train pooled.csv --test test.csv");
 
+  cairn::participant::audit::AuditArgs audit_args;
+  auto* audit_cmd = app.add_subcommand("audit", "Verify a whole run offline: evidence, every signed result, the hash chain, the privacy budget");
+  audit_cmd->add_option("--results", audit_args.results, "The aggregator's results.jsonl")->required()->check(CLI::ExistingFile);
+  audit_cmd->add_option("--evidence", audit_args.evidence,
+                        "Evidence records (STATE_DIR/evidence.jsonl) or a raw Encode(Evidence) file; repeatable")->required();
+  audit_cmd->add_option("--policy", audit_args.policy, "Attestation policy TOML")->required()->check(CLI::ExistingFile);
+  audit_cmd->add_option("--at", audit_args.at, "Verify the evidence at this RFC 3339 instant (default: when each record was received)");
+  audit_cmd->add_option("--nonce", audit_args.nonce_hex, "Nonce (64 hex digits) of a raw evidence file");
+  audit_cmd->add_flag("--json", audit_args.json, "Print JSON");
+  audit_cmd->footer("Example:\n  cairn-participant audit --results results.jsonl --evidence state-hospital-1/evidence.jsonl --policy policy.toml\n"
+                    "Exit status: 0 every check passed, 1 violations (listed), 2 unreadable input.");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -98,6 +111,13 @@ int main(int argc, char** argv) {
       return 2;
     }
     return cairn::participant::RunVerifyEvidence(verify, std::cout, std::cerr);
+  }
+  if (*audit_cmd) {
+    if (auto s = cairn::crypto::Init(); !s) {
+      std::cerr << "cairn-participant: error: " << s.error().message() << std::endl;
+      return 2;
+    }
+    return cairn::participant::audit::RunAudit(audit_args, std::cout, std::cerr);
   }
   if (*central_cmd) return cairn::participant::RunCentral(central, std::cout, std::cerr);
   return 2;

@@ -267,7 +267,7 @@ ByteSpan SealedModel::chunk(std::uint32_t index) const {
   return ByteSpan(ciphertext_.data() + std::size_t(index) * stride, layout_.size(index) + crypto::kAeadTagBytes);
 }
 
-Result<ModelReceiver> ModelReceiver::Create(const ModelDownload& download) {
+Result<ModelReceiver> ModelReceiver::Create(const ModelDownload& download, std::vector<float> reuse) {
   ModelReceiver r;
   r.download_ = download;
   if (download.key.size() != 32) return Fail(ErrorCode::kInvalidArgument, "model key must be 32 bytes");
@@ -281,6 +281,7 @@ Result<ModelReceiver> ModelReceiver::Create(const ModelDownload& download) {
   CAIRN_ASSIGN_OR_RETURN(crypto::Aead aead, crypto::Aead::Create(crypto::AeadAlgorithm::kAes256Gcm, download.key));
   r.aead_ = std::make_unique<crypto::Aead>(std::move(aead));
   if (width == 4) {
+    r.params_ = std::move(reuse);
     r.params_.resize(download.num_params);
   } else {
     r.plaintext_.resize(r.layout_.total_bytes);

@@ -7,6 +7,7 @@
 #include <memory>
 #include <span>
 #include <string_view>
+#include <vector>
 
 #include "common/core/bytes.h"
 #include "common/core/error.h"
@@ -113,7 +114,9 @@ class SealedModel {
 // checking the hash at the end.
 class ModelReceiver {
  public:
-  static Result<ModelReceiver> Create(const ModelDownload& download);
+  // `reuse`: storage to open a float32 download into (e.g. the previous model's vector, so a
+  // round costs no fresh 40 MB allocation and its page faults); its contents are overwritten.
+  static Result<ModelReceiver> Create(const ModelDownload& download, std::vector<float> reuse = {});
   // Opens chunk `index`; kUnauthenticated when it does not decrypt, kInvalidArgument when it
   // is out of range or a duplicate.
   Status Add(std::uint32_t index, ByteSpan sealed);

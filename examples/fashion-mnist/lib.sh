@@ -232,3 +232,14 @@ fm_replace_section() {
     !skip { print }' "$file" > "$file.tmp"
   mv "$file.tmp" "$file"
 }
+
+# fm_cpu_minutes FILE: FILE holds the output of the `times` builtin run in the calling shell
+# (`times > FILE`: no subshell, so it counts every finished child: aggregator, participants,
+# tools); prints the children's user + system CPU time in minutes. On an otherwise idle machine
+# with C cores a run's wall time is at least CPU / C.
+fm_cpu_minutes() {
+  tail -n 1 "$1" | awk '{
+    total = 0
+    for (i = 1; i <= 2; ++i) { split($i, p, "m"); sub(/s$/, "", p[2]); total += p[1] * 60 + p[2] }
+    printf "%.1f\n", total / 60 }'
+}

@@ -93,6 +93,10 @@ for attack in $attacks; do
 done
 elapsed=$(( $(date +%s) - started ))
 load_after=$(cut -d' ' -f1-3 /proc/loadavg)
+times_file=$(mktemp)
+times > "$times_file"
+cpu_minutes=$(fm_cpu_minutes "$times_file")
+rm -f "$times_file"
 
 section=$(mktemp)
 trap 'rm -f "$section"' EXIT
@@ -144,8 +148,9 @@ label_of() {
     printf '%s' "$stopped"
   fi
   echo
-  echo "Total wall time $(( elapsed / 60 )) min $(( elapsed % 60 )) s on $(nproc) cores" \
-       "(load average before: $load_before; after: $load_after), $(date -u +%Y-%m-%d)."
+  echo "Total wall time $(( elapsed / 60 )) min $(( elapsed % 60 )) s on $(nproc) shared cores" \
+       "(load average before: $load_before; after: $load_after), $(date -u +%Y-%m-%d);" \
+       "CPU time of all processes $cpu_minutes min."
   echo
 } > "$section"
 
