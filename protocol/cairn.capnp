@@ -231,6 +231,8 @@ struct Envelope {
     goodbye @15 :Goodbye;
     ping @16 :Void;
     featureStats @17 :FeatureStats;
+    secagg @18 :Data;          # masking (issue 8): one secagg::Message (common/secagg/messages.h)
+    analytics @19 :Data;       # clean-room analytics (issue 9): partials and answers
   }
 }
 
