@@ -183,6 +183,12 @@ struct BodyFiller {
     SetDoubles(b.initSum(static_cast<unsigned>(m.sum.size())), m.sum);
     SetDoubles(b.initSumSquares(static_cast<unsigned>(m.sum_squares.size())), m.sum_squares);
   }
+  void operator()(const SecaggMessage& m) {
+    body.setSecagg(kj::arrayPtr(reinterpret_cast<const capnp::byte*>(m.payload.data()), m.payload.size()));
+  }
+  void operator()(const AnalyticsMessage& m) {
+    body.setAnalytics(kj::arrayPtr(reinterpret_cast<const capnp::byte*>(m.payload.data()), m.payload.size()));
+  }
 };
 
 Bytes ToBytes(capnp::MallocMessageBuilder& builder) {
@@ -469,6 +475,16 @@ Result<Message> Decoder::Body(wire::Envelope::Body::Reader body) {
       CAIRN_ASSIGN_OR_RETURN(m.sum, Doubles(r.getSum(), "feature sums"));
       CAIRN_ASSIGN_OR_RETURN(m.sum_squares, Doubles(r.getSumSquares(), "feature sums of squares"));
       if (m.sum.size() != m.sum_squares.size()) return Fail(Bad("feature sums and sums of squares differ in length"));
+      return m;
+    }
+    case wire::Envelope::Body::SECAGG: {
+      SecaggMessage m;
+      CAIRN_ASSIGN_OR_RETURN(m.payload, Data(body.getSecagg(), kMaxControlMessageBytes, "secagg message"));
+      return m;
+    }
+    case wire::Envelope::Body::ANALYTICS: {
+      AnalyticsMessage m;
+      CAIRN_ASSIGN_OR_RETURN(m.payload, Data(body.getAnalytics(), kMaxControlMessageBytes, "analytics message"));
       return m;
     }
   }

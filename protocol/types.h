@@ -216,9 +216,22 @@ struct FeatureStats {
   std::vector<double> sum_squares;
 };
 
+// Masking (issue 8): one encoded secagg::Message (common/secagg/messages.h), opaque here; the
+// round engine and the client decode it with their own limits.
+struct SecaggMessage {
+  Bytes payload;
+};
+
+// Clean-room analytics (issue 9): one analytics message, opaque here (aggregator and participant
+// decode it).
+struct AnalyticsMessage {
+  Bytes payload;
+};
+
 using Message = std::variant<GetEvidence, Evidence, Hello, Welcome, RoundOffer, UploadBegin,
                              UploadReady, Commit, CommitAck, Rejected, RoundResult, EvalReport,
-                             ErrorReply, Goodbye, Ping, FeatureStats>;
+                             ErrorReply, Goodbye, Ping, FeatureStats, SecaggMessage,
+                             AnalyticsMessage>;
 
 // "GetEvidence", "Commit", ... for logs and errors.
 const char* MessageName(const Message& m);
