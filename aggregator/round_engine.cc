@@ -77,6 +77,12 @@ Status RoundEngine::Init() {
                 "fedadagrad, fedprox); '" + fed.strategy.name + "' has no bounded sensitivity");
   }
 
+  if (!fed.participant_attestation_policy.empty()) {
+    CAIRN_ASSIGN_OR_RETURN(participant_attestation_,
+                           ParticipantAttestation::Create(fed.participant_attestation_policy,
+                                                          "federation config [participant_attestation]"));
+  }
+
   upload_context_.federation_id = fed.id;
   upload_context_.config_hash = options_.config_hash;
   upload_context_.num_params = n;
@@ -149,6 +155,11 @@ void RoundEngine::RequestStop() { stop_requested_ = true; }
 // ---------------------------------------------------------------------------------------------
 // Control plane
 
+Bytes RoundEngine::IssueChallenge() {
+  if (participant_attestation_) return participant_attestation_->IssueChallenge(clock_.Now());
+  return crypto::RandomBytes(ParticipantAttestation::kChallengeBytes);
+}
+
 void RoundEngine::OnHello(const std::string& participant, const protocol::Hello& hello) {
   auto it = participants_.find(participant);
   if (it == participants_.end()) return;  // the ZAP handler admits roster members only
@@ -156,6 +167,21 @@ void RoundEngine::OnHello(const std::string& participant, const protocol::Hello&
     RejectTo(participant, 0, {RejectCode::kConfigMismatch,
                               "the participant accepted another federation configuration than this aggregator serves"});
     return;
+  }
+  if (participant_attestation_) {
+    const protocol::RosterEntry* entry = options_.federation.FindById(participant);
+    Status verdict = entry == nullptr ? Fail(ErrorCode::kPermissionDenied, "not in the roster")
+                                      : participant_attestation_->Check(hello, entry->curve_key, options_.config_hash,
+                                                                        clock_.Now(), clock_.WallNow());
+    if (!verdict) {
+      log::Warn("participant_attestation_refused", {{"participant", participant}, {"reason", verdict.error().message()}});
+      RejectTo(participant, 0, {RejectCode::kAttestationFailed, verdict.error().message()});
+      return;
+    }
+    log::Info("participant_attestation_accepted",
+              {{"participant", participant},
+               {"platform", hello.mutual_evidence->platform == protocol::Platform::kSevSnp ? "sev-snp"
+                            : hello.mutual_evidence->platform == protocol::Platform::kTdx ? "tdx" : "sim"}});
   }
   // A participant that has seen a later result than our head detects a rollback itself; we
   // refuse to serve it so it does not train on stale state.

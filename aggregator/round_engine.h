@@ -31,6 +31,7 @@
 #include <vector>
 
 #include "aggregator/enclave_keys.h"
+#include "aggregator/participant_attestation.h"
 #include "aggregator/strategy/strategy.h"
 #include "aggregator/upload.h"
 #include "common/core/clock.h"
@@ -88,6 +89,9 @@ class RoundEngine {
 
   // Control plane. `participant` comes from the ZAP handler (the roster id of the Curve key).
   void OnHello(const std::string& participant, const protocol::Hello& hello);
+  // The challenge to send with the aggregator's evidence (mutual attestation; a random value
+  // that nothing checks when the federation does not require it).
+  Bytes IssueChallenge();
   void OnMessage(const std::string& participant, const protocol::Message& message);
   // A participant's connection is gone (send failed); its upload slot is released.
   void OnDisconnected(const std::string& participant);
@@ -144,6 +148,7 @@ class RoundEngine {
   void SetResultTamperForTesting(ResultTamper tamper) { tamper_ = std::move(tamper); }
 
  private:
+  std::unique_ptr<ParticipantAttestation> participant_attestation_;  // null = not required
   struct ParticipantState {
     SessionId session{};
     bool connected = false;

@@ -164,6 +164,7 @@ void AggregatorServer::HandleAttestation() {
     e.bundle.certificates = std::move(evidence->certificates);
     e.bundle.collateral = std::move(evidence->collateral);
     e.curve_key = curve_pub;
+    e.challenge = engine_->IssueChallenge();
     e.hpke_key = hpke_pub;
     e.signing_key = sign_pub;
     e.federation_config = options_.config.canonical_text;

@@ -234,10 +234,23 @@ Result<ParticipantClient::SessionEnd> ParticipantClient::RunSession(const std::a
   hello.config_hash = s.verified.config_hash;
   hello.last_round = chain_.last_round;
   hello.last_result_hash = chain_.last_hash;
-  if (options_.own_evidence) {
-    auto rd = protocol::ComputeParticipantReportData(nonce, key_.public_key, s.verified.config_hash);
-    CAIRN_ASSIGN_OR_RETURN(auto own, options_.own_evidence->GetEvidence(rd));
-    hello.mutual_evidence = ToProtocolEvidence(own);
+  if (!fed.participant_attestation_policy.empty()) {
+    // Mutual attestation: our own evidence binds the aggregator's fresh challenge and our Curve key.
+    if (options_.own_evidence == nullptr) {
+      return Fail(ErrorCode::kFailedPrecondition,
+                  "federation '" + fed.id + "' requires mutual attestation ([participant_attestation] in its "
+                  "config): run this participant in a TEE with --attestation sev-snp|tdx|auto");
+    }
+    if (s.evidence.challenge.size() != 32) {
+      return Fail(ErrorCode::kFailedPrecondition, "the aggregator sent no 32-byte challenge for mutual attestation");
+    }
+    std::array<std::uint8_t, 32> challenge{};
+    std::copy(s.evidence.challenge.begin(), s.evidence.challenge.end(), challenge.begin());
+    auto rd = protocol::ComputeParticipantReportData(challenge, key_.public_key, s.verified.config_hash);
+    auto own = options_.own_evidence->GetEvidence(rd);
+    if (!own) return Fail(own.error().code(), "cannot produce this participant's own evidence: " + own.error().message());
+    hello.mutual_evidence = ToProtocolEvidence(*own);
+    hello.challenge = s.evidence.challenge;
   }
   CAIRN_RETURN_IF_ERROR(s.Send(hello));
 

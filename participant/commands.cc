@@ -4,7 +4,9 @@
 #include <nlohmann/json.hpp>
 
 #include "common/attestation/attestation.h"
+#include "common/core/file.h"
 #include "common/core/log.h"
+#include "common/crypto/crypto.h"
 #include "participant/attack_workload.h"
 #include "participant/attest_client.h"
 #include "participant/client.h"
@@ -79,10 +81,32 @@ int RunParticipant(const RunOptions& options, const std::atomic<int>& stop_signa
                                                  std::hash<std::string>{}(config->id));
   }
   SystemClock clock;
+  if (!options.attestation.empty()) config->attestation = options.attestation;
+  std::unique_ptr<attestation::EvidenceProvider> own_evidence;
+  if (config->attestation != "none") {
+    attestation::ProviderOptions po;
+    po.sim_platform_key = config->sim_platform_key;
+    po.clock = &clock;
+    if (config->attestation == "sim") {
+      // The sim measurement names this binary, as the aggregator's does.
+      auto self = ReadFileBytes("/proc/self/exe", 1u << 30);
+      if (self) {
+        auto digest = crypto::Sha384(*self);
+        po.sim_measurement.assign(digest.begin(), digest.end());
+      }
+    }
+    auto provider = attestation::MakeEvidenceProvider(config->attestation, po);
+    if (!provider) return fail(provider.error());
+    own_evidence = std::move(*provider);
+    out << "cairn-participant: own evidence from " << own_evidence->description()
+        << (own_evidence->platform() == attestation::Platform::kSim ? " (sim: NOT confidential, development only)" : "")
+        << std::endl;
+  }
   ClientOptions co;
   co.config = *config;
   co.policy = std::move(*policy);
   co.clock = &clock;
+  co.own_evidence = own_evidence.get();
   auto client = ParticipantClient::Create(std::move(co), **workload);
   if (!client) return fail(client.error());
   auto s = (*client)->Run(stop_signals);

@@ -19,6 +19,7 @@ struct RunOptions {
   // Research only: an attack spec (participant/attack_workload.h) that makes this participant
   // send poisoned updates; empty = honest.
   std::string attack;
+  std::string attestation;        // overrides the config's attestation (mutual attestation)
 };
 int RunParticipant(const RunOptions& options, const std::atomic<int>& stop_signals, std::ostream& out,
                    std::ostream& err);

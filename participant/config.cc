@@ -26,18 +26,23 @@ Result<ParticipantConfig> LoadParticipantConfig(const std::filesystem::path& pat
   if (c.aggregator.rfind("tcp://", 0) != 0) {
     return Fail(ErrorCode::kInvalidArgument, t.Where("aggregator") + " must look like tcp://HOST:PORT");
   }
-  std::string key_file, policy, state_dir, torchscript, evidence;
+  std::string key_file, policy, state_dir, torchscript, sim_platform_key;
   CAIRN_RETURN_IF_ERROR(t.Require("key_file", key_file));
   CAIRN_RETURN_IF_ERROR(t.Get("policy", policy));
   CAIRN_RETURN_IF_ERROR(t.Get("state_dir", state_dir));
   CAIRN_RETURN_IF_ERROR(t.Get("torchscript", torchscript));
-  CAIRN_RETURN_IF_ERROR(t.Get("evidence_file", evidence));
+  CAIRN_RETURN_IF_ERROR(t.GetEnum("attestation", c.attestation, {"none", "sim", "sev-snp", "tdx", "auto"}));
+  CAIRN_RETURN_IF_ERROR(t.Get("sim_platform_key", sim_platform_key));
   CAIRN_RETURN_IF_ERROR(t.Get("threads", c.threads, 1u, 256u));
   c.key_file = Resolve(base, key_file);
   c.policy = Resolve(base, policy);
   c.state_dir = Resolve(base, state_dir.empty() ? "state-" + c.id : state_dir);
   c.torchscript = Resolve(base, torchscript);
-  c.evidence_file = Resolve(base, evidence);
+  c.sim_platform_key = Resolve(base, sim_platform_key);
+  if (c.attestation == "sim" && c.sim_platform_key.empty()) {
+    return Fail(ErrorCode::kInvalidArgument, t.Where("attestation") +
+                                                 " = \"sim\" needs sim_platform_key (a key from cairn-aggregator sim-keygen)");
+  }
 
   CAIRN_ASSIGN_OR_RETURN(auto connect, t.Table("connect"));
   if (connect) {

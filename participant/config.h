@@ -36,7 +36,10 @@ struct ParticipantConfig {
   std::filesystem::path policy;             // attestation policy (may be given by --policy)
   std::filesystem::path state_dir;          // last verified round result (rollback detection)
   std::filesystem::path torchscript;        // local copy of a TorchScript model, when the federation uses one
-  std::filesystem::path evidence_file;      // mutual attestation: own evidence to present (optional)
+  // Mutual attestation: where this participant's own evidence comes from when the federation
+  // requires it ("none", "sim", "sev-snp", "tdx", "auto"; as cairn-aggregator --attestation).
+  std::string attestation = "none";
+  std::filesystem::path sim_platform_key;   // sim only: the platform key file (development)
   std::uint32_t threads = 1;                // training threads
   ConnectOptions connect;
   DataConfig data;

@@ -34,6 +34,9 @@ int main(int argc, char** argv) {
   run_cmd->add_option("--policy", run.policy, "Attestation policy TOML (overrides the config's 'policy')");
   run_cmd->add_option("--data", run.data, "Training data file (overrides [data] train)");
   run_cmd->add_option("--aggregator", run.aggregator, "Attestation endpoint tcp://HOST:PORT (overrides the config)");
+  run_cmd->add_option("--attestation", run.attestation,
+                      "Own evidence for mutual attestation: none | sim | sev-snp | tdx | auto (overrides the config)")
+      ->check(CLI::IsMember({"none", "sim", "sev-snp", "tdx", "auto"}));
   run_cmd->add_option("--attack", run.attack,
                       "Research only: makes this participant send poisoned updates "
                       "(scale:K, sign-flip, sign-flip:K, noise:S)");

@@ -36,6 +36,8 @@ struct Evidence {
   controlPort @8 :UInt16;
   dataPort @9 :UInt16;
   softwareVersion @10 :Text;
+  challenge @11 :Data;       # 32 fresh random bytes: what a participant's own evidence binds
+                             # (mutual attestation); single use, expires
 }
 
 # Control plane (CurveZMQ; the sender's identity comes from the ZAP handler, never from a field).
@@ -45,6 +47,7 @@ struct Hello {
   lastResultHash @2 :Data;   # its hash (empty when none)
   mutualEvidence @3 :Evidence;  # optional: the participant's own evidence (mutual attestation)
   hasMutualEvidence @4 :Bool;
+  challenge @5 :Data;        # the aggregator challenge the mutual evidence binds (32 bytes)
 }
 
 struct Welcome {

@@ -83,6 +83,7 @@ struct BodyFiller {
     b.setControlPort(m.control_port);
     b.setDataPort(m.data_port);
     b.setSoftwareVersion(m.software_version);
+    b.setChallenge(DataOf(m.challenge));
   }
   void operator()(const Hello& m) {
     auto b = body.initHello();
@@ -91,6 +92,7 @@ struct BodyFiller {
     b.setLastResultHash(DataOf(m.last_result_hash));
     b.setHasMutualEvidence(m.mutual_evidence.has_value());
     if (m.mutual_evidence) FillBundle(b.initMutualEvidence(), *m.mutual_evidence);
+    b.setChallenge(DataOf(m.challenge));
   }
   void operator()(const Welcome& m) {
     auto b = body.initWelcome();
@@ -332,6 +334,7 @@ Result<Message> Decoder::Body(wire::Envelope::Body::Reader body) {
       m.control_port = r.getControlPort();
       m.data_port = r.getDataPort();
       CAIRN_ASSIGN_OR_RETURN(m.software_version, Text(r.getSoftwareVersion(), kMaxTextBytes, "software version"));
+      CAIRN_ASSIGN_OR_RETURN(m.challenge, Data(r.getChallenge(), 32, "evidence challenge"));
       return m;
     }
     case wire::Envelope::Body::HELLO: {
@@ -344,6 +347,7 @@ Result<Message> Decoder::Body(wire::Envelope::Body::Reader body) {
         CAIRN_ASSIGN_OR_RETURN(EvidenceBundle e, Bundle(r.getMutualEvidence()));
         m.mutual_evidence = std::move(e);
       }
+      CAIRN_ASSIGN_OR_RETURN(m.challenge, Data(r.getChallenge(), 32, "hello challenge"));
       return m;
     }
     case wire::Envelope::Body::WELCOME: {

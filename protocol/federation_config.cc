@@ -159,6 +159,8 @@ Status ParseAttested(TomlReader& root, FederationConfig& f, const std::filesyste
   if (strategy) CAIRN_RETURN_IF_ERROR(ParseStrategy(*strategy, f.strategy));
   CAIRN_ASSIGN_OR_RETURN(auto privacy, root.Table("privacy"));
   if (privacy) CAIRN_RETURN_IF_ERROR(ParsePrivacy(*privacy, f.privacy));
+  CAIRN_ASSIGN_OR_RETURN(auto participant_policy, root.TableText("participant_attestation"));
+  if (participant_policy) f.participant_attestation_policy = std::move(*participant_policy);
   CAIRN_RETURN_IF_ERROR(ParseRoster(root, f));
   if (f.roster.empty()) {
     return Fail(ErrorCode::kInvalidArgument, root.source_name() +

@@ -74,6 +74,10 @@ struct FederationConfig {
   StrategyConfig strategy;
   PrivacyConfig privacy;
   MaskingConfig masking;
+  // Mutual attestation: the [participant_attestation] table re-emitted as TOML (an attestation
+  // policy, docs/attestation.md); when set, every participant must present evidence that
+  // passes it. Parsed by the aggregator (common/attestation); empty = not required.
+  std::string participant_attestation_policy;
   std::vector<RosterEntry> roster;
 
   const RosterEntry* FindById(std::string_view participant) const;

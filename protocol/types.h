@@ -48,6 +48,7 @@ struct Evidence {
   std::uint16_t control_port = 0;
   std::uint16_t data_port = 0;
   std::string software_version;
+  Bytes challenge;  // 32 bytes: the aggregator's challenge for mutual attestation
 };
 
 struct Hello {
@@ -55,6 +56,7 @@ struct Hello {
   std::uint64_t last_round = 0;
   Bytes last_result_hash;
   std::optional<EvidenceBundle> mutual_evidence;
+  Bytes challenge;  // mutual attestation: the Evidence challenge that mutual_evidence binds
 };
 
 struct Welcome {

@@ -233,6 +233,19 @@ Result<std::optional<TomlReader>> TomlReader::Table(std::string_view key) {
   return std::optional<TomlReader>(TomlReader(std::move(child)));
 }
 
+Result<std::optional<std::string>> TomlReader::TableText(std::string_view key) {
+  const toml::node* node = impl_->table->get(key);
+  if (node == nullptr) return std::optional<std::string>();
+  impl_->read.emplace(key);
+  const toml::table* t = node->as_table();
+  if (t == nullptr) {
+    return Fail(ErrorCode::kInvalidArgument, Where(key) + " must be a table, found " + TypeName(*node));
+  }
+  std::ostringstream out;
+  out << toml::toml_formatter(*t, toml::format_flags::none);
+  return std::optional<std::string>(out.str());
+}
+
 Result<std::vector<TomlReader>> TomlReader::TableArray(std::string_view key) {
   std::vector<TomlReader> out;
   const toml::node* node = impl_->table->get(key);

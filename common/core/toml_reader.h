@@ -59,6 +59,11 @@ class TomlReader {
   // [[key]] arrays of tables; empty when absent.
   Result<std::vector<TomlReader>> TableArray(std::string_view key);
 
+  // The sub-table `key` re-emitted as a TOML document of its own (for a section another parser
+  // owns, e.g. an attestation policy inside a federation config); nullopt when absent. Marks
+  // the key as read: the other parser checks the section's keys.
+  Result<std::optional<std::string>> TableText(std::string_view key);
+
   // Keys present in this table (for free-form maps).
   std::vector<std::string> Keys() const;
 

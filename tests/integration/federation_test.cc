@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <zmq.hpp>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <sstream>
@@ -237,6 +238,85 @@ TEST(ChainHead, ParticipantRefusesAHeadBehindOrForkedFromWhatItVerified) {
   EXPECT_TRUE(participant::CheckChainHead(chain, 4, Bytes(32, 1)));
   EXPECT_TRUE(participant::CheckChainHead(chain, 7, Bytes(32, 5)));
   EXPECT_TRUE(participant::CheckChainHead(participant::ChainState{}, 0, {}));
+}
+
+}  // namespace
+}  // namespace cairn
+
+namespace cairn {
+namespace {
+
+// Mutual attestation (issue 3): the federation config names the TEE participants must run in;
+// each participant's own evidence binds the aggregator's challenge and its Curve key.
+TEST(MutualAttestation, ParticipantsWhoseEvidencePassesTrainAndOthersAreRefused) {
+  auto keys_dir = testing::MakeTempDir("mutual-keys");
+  auto tee_pub = attestation::GenerateSimPlatformKeyFile(keys_dir / "tee.key");
+  ASSERT_TRUE(tee_pub) << tee_pub.error().ToString();
+  auto rogue_pub = attestation::GenerateSimPlatformKeyFile(keys_dir / "rogue.key");
+  ASSERT_TRUE(rogue_pub) << rogue_pub.error().ToString();
+  FederationSpec spec;
+  spec.body = "[federation]\nrounds = 2\nmin_participants = 2\nround_timeout_s = 30\ncohort_wait_s = 0\n"
+              "[model]\nkind = \"logreg\"\ninputs = 4\nclasses = 2\n"
+              "[participant_attestation]\nplatforms = [\"sim\"]\n"
+              "[participant_attestation.sim]\nplatform_key = \"" + *tee_pub + "\"\n";
+  auto fed = TestFederation::Create("mutual", spec);
+  ASSERT_TRUE(fed);
+  ASSERT_TRUE(fed->StartAggregator());
+  auto provider = [&](const std::string& key) {
+    attestation::ProviderOptions po;
+    po.sim_platform_key = keys_dir / key;
+    po.sim_measurement = Bytes(48, 0x33);
+    po.clock = &fed->clock;
+    auto p = attestation::MakeEvidenceProvider("sim", po);
+    EXPECT_TRUE(p) << p.error().ToString();
+    return std::move(*p);
+  };
+  participant::SyntheticOptions so;
+  so.num_params = kLogregParams;
+
+  // No evidence at all: the participant itself stops before saying Hello, and says why.
+  participant::SyntheticWorkload w_none(so);
+  auto none = fed->RunParticipant(2, w_none).get();
+  ASSERT_FALSE(none);
+  EXPECT_NE(none.error().message().find("requires mutual attestation"), std::string::npos) << none.error().message();
+
+  // Evidence from a platform the federation does not trust: the enclave refuses the Hello.
+  auto rogue = provider("rogue.key");
+  auto rogue_options = fed->ClientOptions(2);
+  rogue_options.own_evidence = rogue.get();
+  participant::SyntheticWorkload w_rogue(so);
+  auto refused = fed->RunParticipant(2, w_rogue, std::move(rogue_options)).get();
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().code(), ErrorCode::kPermissionDenied);
+  EXPECT_NE(refused.error().message().find("evidence was refused"), std::string::npos) << refused.error().message();
+  EXPECT_EQ(fed->app().engine().connected(), 0u);
+
+  // Two participants in the trusted TEE train both rounds.
+  auto tee0 = provider("tee.key");
+  auto tee1 = provider("tee.key");
+  std::vector<std::unique_ptr<participant::SyntheticWorkload>> workloads;
+  std::vector<std::future<Status>> runs;
+  attestation::EvidenceProvider* tees[2] = {tee0.get(), tee1.get()};
+  for (int i = 0; i < 2; ++i) {
+    auto options = fed->ClientOptions(i);
+    options.own_evidence = tees[i];
+    workloads.push_back(std::make_unique<participant::SyntheticWorkload>(so));
+    runs.push_back(fed->RunParticipant(i, *workloads.back(), std::move(options)));
+  }
+  for (auto& r : runs) {
+    auto s = r.get();
+    EXPECT_TRUE(s) << s.error().ToString();
+  }
+  ASSERT_TRUE(fed->JoinAggregator());
+  auto results = ReadResults(fed->state_dir());
+  ASSERT_EQ(results.size(), 2u);
+  for (const auto& r : results) {
+    EXPECT_EQ(r.status, protocol::RoundStatus::kCompleted);
+    auto who = r.contributors;  // in commit order
+    std::sort(who.begin(), who.end());
+    EXPECT_EQ(who, (std::vector<std::string>{"p0", "p1"}));
+  }
+  std::filesystem::remove_all(keys_dir);
 }
 
 }  // namespace
