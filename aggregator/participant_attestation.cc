@@ -3,22 +3,10 @@
 #include <algorithm>
 
 #include "common/crypto/crypto.h"
+#include "protocol/evidence_bundle.h"
 #include "protocol/sealing.h"
 
 namespace cairn::aggregator {
-
-namespace {
-attestation::Evidence ToAttestation(const protocol::EvidenceBundle& b) {
-  attestation::Evidence e;
-  e.platform = b.platform == protocol::Platform::kSevSnp ? attestation::Platform::kSevSnp
-               : b.platform == protocol::Platform::kTdx  ? attestation::Platform::kTdx
-                                                          : attestation::Platform::kSim;
-  e.report = b.report;
-  e.certificates = b.certificates;
-  e.collateral = b.collateral;
-  return e;
-}
-}  // namespace
 
 Result<std::unique_ptr<ParticipantAttestation>> ParticipantAttestation::Create(std::string_view policy_text,
                                                                                std::string source) {
@@ -64,7 +52,7 @@ Status ParticipantAttestation::Check(const protocol::Hello& hello, const protoco
   vo.at = wall_now;
   vo.expected_report_data = protocol::ComputeParticipantReportData(challenge, curve_key, config_hash);
   CAIRN_ASSIGN_OR_RETURN(attestation::Verdict verdict,
-                         attestation::VerifyEvidence(ToAttestation(*hello.mutual_evidence), policy_, vo));
+                         attestation::VerifyEvidence(protocol::ToAttestationEvidence(*hello.mutual_evidence), policy_, vo));
   if (!verdict.accepted) {
     return Fail(ErrorCode::kPermissionDenied,
                 "mutual attestation: the participant's evidence was refused: " + verdict.FirstFailure());

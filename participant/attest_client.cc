@@ -13,28 +13,6 @@
 
 namespace cairn::participant {
 
-attestation::Evidence ToAttestationEvidence(const protocol::EvidenceBundle& b) {
-  attestation::Evidence e;
-  e.platform = b.platform == protocol::Platform::kSevSnp ? attestation::Platform::kSevSnp
-               : b.platform == protocol::Platform::kTdx  ? attestation::Platform::kTdx
-                                                          : attestation::Platform::kSim;
-  e.report = b.report;
-  e.certificates = b.certificates;
-  e.collateral = b.collateral;
-  return e;
-}
-
-protocol::EvidenceBundle ToProtocolEvidence(const attestation::Evidence& e) {
-  protocol::EvidenceBundle b;
-  b.platform = e.platform == attestation::Platform::kSevSnp ? protocol::Platform::kSevSnp
-               : e.platform == attestation::Platform::kTdx  ? protocol::Platform::kTdx
-                                                             : protocol::Platform::kSim;
-  b.report = e.report;
-  b.certificates = e.certificates;
-  b.collateral = e.collateral;
-  return b;
-}
-
 Result<protocol::Evidence> FetchEvidence(zmq::context_t& context, const std::string& endpoint,
                                          const Nonce& nonce, const std::string& participant_id,
                                          const ConnectOptions& options) {

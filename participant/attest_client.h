@@ -12,6 +12,7 @@
 #include "common/core/clock.h"
 #include "common/net/net.h"
 #include "participant/config.h"
+#include "protocol/evidence_bundle.h"
 #include "protocol/federation_config.h"
 #include "protocol/types.h"
 
@@ -47,7 +48,7 @@ Result<AggregatorVerification> VerifyAggregator(const protocol::Evidence& eviden
 std::vector<attestation::Check> CheckFederationRules(const protocol::FederationConfig& federation,
                                                      const attestation::FederationRules& rules);
 
-attestation::Evidence ToAttestationEvidence(const protocol::EvidenceBundle& bundle);
-protocol::EvidenceBundle ToProtocolEvidence(const attestation::Evidence& evidence);
+using protocol::ToAttestationEvidence;  // protocol/evidence_bundle.h
+using protocol::ToProtocolEvidence;
 
 }  // namespace cairn::participant
