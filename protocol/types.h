@@ -97,6 +97,12 @@ struct ModelDownload {
   bool operator==(const ModelDownload&) const = default;
 };
 
+// Pairwise masking (docs/masking.md): the per-round values the cohort must agree on.
+struct MaskingSetup {
+  std::array<std::uint8_t, 32> graph_seed{};
+  std::vector<std::string> cohort;  // roster ids in roster order; index = position
+};
+
 struct RoundOffer {
   std::uint64_t round = 0;
   ModelDownload model;
@@ -105,6 +111,7 @@ struct RoundOffer {
   std::uint32_t upload_chunk_bytes = 0;
   Encoding upload_encoding = Encoding::kFloat32;
   std::uint32_t cohort_size = 0;
+  std::optional<MaskingSetup> masking;  // set when the federation masks updates
 };
 
 struct UploadBegin {
@@ -216,9 +223,15 @@ struct FeatureStats {
   std::vector<double> sum_squares;
 };
 
+// Pairwise masking: one encoded secagg::Message (common/secagg/messages.h), opaque here; the
+// round engine and the participant decode it with the round's limits.
+struct SecaggMessage {
+  Bytes data;
+};
+
 using Message = std::variant<GetEvidence, Evidence, Hello, Welcome, RoundOffer, UploadBegin,
                              UploadReady, Commit, CommitAck, Rejected, RoundResult, EvalReport,
-                             ErrorReply, Goodbye, Ping, FeatureStats>;
+                             ErrorReply, Goodbye, Ping, FeatureStats, SecaggMessage>;
 
 // "GetEvidence", "Commit", ... for logs and errors.
 const char* MessageName(const Message& m);
