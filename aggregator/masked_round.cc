@@ -94,9 +94,11 @@ std::unique_ptr<MaskedRound> MaskedRound::Create(Options options) {
     return round;
   }
   s.aggregator.emplace(std::move(*agg));
-  log::Info("masked_round_started", {{"round", s.setup.round_id}, {"cohort", s.setup.cohort_size},
-                                     {"k", s.params.neighborhood_size}, {"t", s.params.threshold},
-                                     {"bits", s.params.quantization_bits}});
+  // Field names come from the logger's allowlist (common/core/log.cc): metadata only.
+  log::Info("masked_round_started",
+            {{"round", s.setup.round_id}, {"cohort", s.setup.cohort_size},
+             {"masking", "k=" + std::to_string(s.params.neighborhood_size) + " t=" +
+                             std::to_string(s.params.threshold) + " bits=" + std::to_string(s.params.quantization_bits)}});
   return round;
 }
 
@@ -222,7 +224,7 @@ void MaskedRound::Advance(Clock::TimePoint now, Clock::TimePoint input_deadline,
         for (const auto& r : *relays) s.Send(outbox, r.recipient, r);
         stage_ = Stage::kShares;
         s.stage_deadline = now + Seconds(stage_timeout);
-        log::Info("masking_keys_closed", {{"round", s.setup.round_id}, {"advertised", s.u1},
+        log::Info("masking_keys_closed", {{"round", s.setup.round_id}, {"count", s.u1},
                                           {"cohort", s.setup.cohort_size}});
         break;
       }
@@ -238,7 +240,7 @@ void MaskedRound::Advance(Clock::TimePoint now, Clock::TimePoint input_deadline,
         }
         std::sort(s.u2_members.begin(), s.u2_members.end());
         stage_ = Stage::kInputs;
-        log::Info("masking_shares_closed", {{"round", s.setup.round_id}, {"shared", s.u2}, {"advertised", s.u1}});
+        log::Info("masking_shares_closed", {{"round", s.setup.round_id}, {"count", s.u2}, {"cohort", s.u1}});
         break;
       }
       case Stage::kInputs: {
@@ -257,7 +259,7 @@ void MaskedRound::Advance(Clock::TimePoint now, Clock::TimePoint input_deadline,
         stage_ = Stage::kReveals;
         s.stage_deadline = now + Seconds(stage_timeout);
         log::Info("masking_unmask_requested", {{"round", s.setup.round_id}, {"committed", request->committed.size()},
-                                               {"shared", s.u2}});
+                                               {"count", s.u2}});
         break;
       }
       case Stage::kReveals: {
@@ -268,7 +270,7 @@ void MaskedRound::Advance(Clock::TimePoint now, Clock::TimePoint input_deadline,
         s.unmasked = std::move(*sum);
         stage_ = Stage::kUnmasked;
         log::Info("masking_unmasked", {{"round", s.setup.round_id}, {"committed", s.committed},
-                                       {"responders", s.responders}});
+                                       {"count", s.responders}});
         return;
       }
       case Stage::kUnmasked:
