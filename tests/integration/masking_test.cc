@@ -260,6 +260,30 @@ TEST(Masking, MaskedFedAvgEqualsPlainWithinQuantizationError) {
   }
 }
 
+TEST(Masking, DifferentialPrivacyNoiseIsAddedAfterUnmasking) {
+  constexpr std::size_t kParams = 4 * 2 + 2;
+  FederationSpec spec;
+  spec.body = MaskedBody(1, 3, 30, "[privacy]\nenabled = true\nnoise_multiplier = 0.5\nclip_norm = 0.5\n"
+                                   "epsilon_budget = 1000\ndelta = 1e-5\nsampling_rate = 1.0\n");
+  auto fed = TestFederation::Create("masking-dp", spec);
+  ASSERT_TRUE(fed);
+  ASSERT_TRUE(fed->StartAggregator());
+  std::vector<float> initial = fed->app().state().model;
+  std::vector<float> model = RunClients(*fed, {0.01f, 0.01f, 0.01f}, {10, 20, 30}, kParams);
+  ASSERT_EQ(model.size(), kParams);
+  auto results = Results(fed->state_dir());
+  ASSERT_EQ(results.size(), 1u);
+  const auto& r = results[0];
+  EXPECT_EQ(r.status, protocol::RoundStatus::kCompleted) << r.detail;
+  EXPECT_GT(r.epsilon_spent, 0.0);
+  EXPECT_DOUBLE_EQ(r.noise_multiplier, 0.5);
+  EXPECT_EQ(Extension(r, "masking_clip_range"), 0.5);  // derived from privacy.clip_norm
+  // Gaussian noise of stddev z·C/3 ≈ 0.083 on the mean: the model is not the noiseless mean.
+  double off = 0;
+  for (std::size_t i = 0; i < kParams; ++i) off = std::max(off, std::abs((model[i] - initial[i]) - 0.01));
+  EXPECT_GT(off, 1e-4);
+}
+
 // Uniformity of a masked vector: χ² over the top 4 bits (16 bins) and the share of values near
 // the quantized update. True when it looks uniformly random.
 bool LooksMasked(const std::vector<std::uint32_t>& v, std::uint32_t quantized) {
