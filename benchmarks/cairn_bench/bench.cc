@@ -723,7 +723,7 @@ std::string ReportText(const BenchReport& r) {
     << (o.masking ? " masked" : "") << "\n";
   if (r.plain_round_median_s) {
     s << "  same, no masking  median " << *r.plain_round_median_s << " s (" << minmax(r.plain_round_s)
-      << "; run first in this invocation)\n";
+      << "; run after the masked one in this invocation)\n";
   }
   s << "  floor             median " << r.floor.median_s << " s (" << minmax(r.floor.runs_s) << "; open + accumulate "
     << mb(double(r.model_bytes) * o.participants) << " MB, one thread)\n";

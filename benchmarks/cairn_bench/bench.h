@@ -105,8 +105,8 @@ struct BenchReport {
   double load_start = 0, load_end = 0;          // 1-minute load average
   std::string aggregator_log;                   // process mode: the child's stderr file
   std::string loop_profile;                     // process mode: the loop's time by handler
-  // --masking --compare-plain: the same benchmark without masking, run first in the same
-  // invocation (its median round time; the masked figures are the report's own).
+  // --masking --compare-plain: the same benchmark without masking, run after the masked one in
+  // the same invocation (its round times only; every other figure is the masked run's).
   std::optional<double> plain_round_median_s;
   std::vector<double> plain_round_s;
 };
