@@ -98,7 +98,8 @@ Status RoundEngine::Init() {
   std::size_t slots = strategy_->needs_all_updates() ? fed.roster.size() : options_.server.max_concurrent_uploads;
   std::uint64_t need = model_bytes /*global*/ + n * protocol::EncodingBytes(fed.encoding) /*sealed*/ +
                        strategy_->MemoryBytes(fed.roster.size()) +
-                       (strategy_->needs_all_updates() ? 0 : slots * model_bytes);
+                       (strategy_->needs_all_updates() ? 0 : slots * model_bytes) +
+                       (fed.masking.enabled ? n * sizeof(std::uint32_t) : 0) /*masked running sum*/;
   if (options_.server.memory_limit_mb > 0 && need > options_.server.memory_limit_mb * (1ull << 20)) {
     return Fail(ErrorCode::kResourceExhausted,
                 "strategy '" + fed.strategy.name + "' with " + std::to_string(fed.roster.size()) +
