@@ -124,13 +124,13 @@ Result<std::vector<std::string>> PrivacyEngine::SelectCohort(const std::vector<s
   return cohort;
 }
 
-Status PrivacyEngine::NoiseAndAverage(std::span<double> sum, std::size_t /*contributors*/) {
+Status PrivacyEngine::NoiseAndAverage(std::span<double> sum, std::size_t /*contributors*/, double extra_sensitivity) {
   double z_sum = config_.noise_multiplier;
   if (adaptive_) {
     CAIRN_ASSIGN_OR_RETURN(z_sum, dp::SumNoiseMultiplier(config_.noise_multiplier, adaptive_->count_stddev()));
   }
   dp::DpFedAvgOptions o;
-  o.clip_norm = clip_norm();
+  o.clip_norm = clip_norm() + extra_sensitivity;
   o.noise_multiplier = z_sum;
   o.denominator = ExpectedParticipants();
   clip_used_ = o.clip_norm;

@@ -42,7 +42,9 @@ class PrivacyEngine {
   double noise_multiplier() const { return config_.noise_multiplier; }
   double epsilon_spent() const;
   // sum ← (sum + N(0, (z_Δ·C)²)) / denominator.
-  Status NoiseAndAverage(std::span<double> sum, std::size_t contributors);
+  // `extra_sensitivity`: added to the clip norm for the noise scale (masked rounds: the norm
+  // quantization may add to each update).
+  Status NoiseAndAverage(std::span<double> sum, std::size_t contributors, double extra_sensitivity = 0);
   // After a completed round: charge the ledger and update the adaptive clip.
   Status ChargeRound(std::uint64_t clip_bits_below, std::size_t contributors);
 

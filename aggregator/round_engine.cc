@@ -4,11 +4,13 @@
 #include <cmath>
 #include <cstring>
 
+#include "aggregator/masked_round.h"
 #include "aggregator/privacy_engine.h"
 #include "aggregator/state_store.h"
 #include "aggregator/strategy/vector_math.h"
 #include "common/dp/clipping.h"
 #include "common/core/log.h"
+#include "protocol/masking_config.h"
 #include "protocol/round_result.h"
 
 namespace cairn::aggregator {
@@ -88,13 +90,22 @@ Status RoundEngine::Init() {
   upload_context_.num_params = n;
   upload_context_.chunk_bytes = fed.chunk_bytes;
   upload_context_.encoding = fed.encoding;
+  if (fed.masking.enabled) {
+    // The config loader refuses these already; the engine checks the strategy object itself.
+    if (strategy_->needs_all_updates() || strategy_->norm_bound() > 0) {
+      return Fail(ErrorCode::kInvalidArgument, "pairwise masking needs a sum-based strategy without norm_bound; '" +
+                                                   fed.strategy.name + "' needs each participant's update");
+    }
+    upload_context_.encoding = protocol::Encoding::kRing32;  // masked uploads are elements of Z_{2^32}
+  }
 
   // Memory: refuse at start a configuration the limit cannot hold.
   std::uint64_t model_bytes = n * sizeof(float);
   std::size_t slots = strategy_->needs_all_updates() ? fed.roster.size() : options_.server.max_concurrent_uploads;
   std::uint64_t need = model_bytes /*global*/ + n * protocol::EncodingBytes(fed.encoding) /*sealed*/ +
                        strategy_->MemoryBytes(fed.roster.size()) +
-                       (strategy_->needs_all_updates() ? 0 : slots * model_bytes);
+                       (strategy_->needs_all_updates() ? 0 : slots * model_bytes) +
+                       (fed.masking.enabled ? n * sizeof(std::uint32_t) : 0) /*masked running sum*/;
   if (options_.server.memory_limit_mb > 0 && need > options_.server.memory_limit_mb * (1ull << 20)) {
     return Fail(ErrorCode::kResourceExhausted,
                 "strategy '" + fed.strategy.name + "' with " + std::to_string(fed.roster.size()) +
@@ -223,8 +234,9 @@ void RoundEngine::OnHello(const std::string& participant, const protocol::Hello&
     auto now = clock_.Now();
     offer.deadline_ms = round_->deadline > now ? static_cast<std::uint64_t>(ToMs(round_->deadline - now)) : 0;
     offer.upload_chunk_bytes = options_.federation.chunk_bytes;
-    offer.upload_encoding = options_.federation.encoding;
+    offer.upload_encoding = upload_context_.encoding;
     offer.cohort_size = static_cast<std::uint32_t>(round_->cohort.size());
+    if (masked_) offer.masking = masked_->Setup();
     outbox_.Send(participant, offer);
   }
   Tick();
@@ -243,6 +255,8 @@ void RoundEngine::OnMessage(const std::string& participant, const protocol::Mess
     OnEvalReport(participant, *e);
   } else if (auto* fs = std::get_if<protocol::FeatureStats>(&message)) {
     OnFeatureStats(participant, *fs);
+  } else if (auto* sa = std::get_if<protocol::SecaggMessage>(&message)) {
+    OnSecagg(participant, *sa);
   } else if (std::holds_alternative<protocol::Ping>(message)) {
     // keepalive
   } else if (std::holds_alternative<protocol::Goodbye>(message)) {
@@ -401,6 +415,18 @@ void RoundEngine::OnCommit(const std::string& participant, const protocol::Commi
     ReleaseUpload(participant);
     return;
   }
+  if (masked_) {
+    // Masked: the staged values are ring elements; the enclave cannot check norms or finiteness
+    // of a single update (docs/masking.md). They go straight into the library's sum.
+    if (auto rejected = masked_->FoldCommitted(participant, up.staging())) {
+      RejectTo(participant, commit.round, *rejected);
+      ReleaseUpload(participant);
+      return;
+    }
+    ReturnStaging(up.TakeStaging());  // wiped on return
+    RecordCommit(participant, commit, protocol::MaskingWeight(options_.federation, commit.num_examples));
+    return;
+  }
   std::span<float> delta = up.staging();
   double squared = strategy::SquaredNorm(delta);  // finite iff every value is
   if (!std::isfinite(squared)) {
@@ -438,6 +464,10 @@ void RoundEngine::OnCommit(const std::string& participant, const protocol::Commi
     strategy::AccumulateWeighted(round_->sum, delta, weight * strategy::ClipScale(norm, strategy_->norm_bound()));
     ReturnStaging(up.TakeStaging());  // wiped on return
   }
+  RecordCommit(participant, commit, weight);
+}
+
+void RoundEngine::RecordCommit(const std::string& participant, const protocol::Commit& commit, double weight) {
   round_->total_weight += weight;
   round_->total_examples += commit.num_examples;
   for (const auto& m : commit.metrics) {
@@ -447,13 +477,31 @@ void RoundEngine::OnCommit(const std::string& participant, const protocol::Commi
     }
   }
   if (commit.within_clip) ++round_->clip_bits_below;
-  round_->uploads.erase(it);
+  round_->uploads.erase(participant);
   round_->committed.insert(participant);
   round_->contributors.push_back(participant);
   outbox_.Send(participant, protocol::CommitAck{round_->id});
   log::Info("update_committed", {{"participant", participant}, {"round", round_->id},
                                  {"committed", round_->committed.size()}, {"cohort", round_->cohort.size()}});
   GrantSlots();
+}
+
+void RoundEngine::OnSecagg(const std::string& participant, const protocol::SecaggMessage& message) {
+  if (!round_ || !masked_ || phase_ != Phase::kCollecting) {
+    RejectTo(participant, 0, {RejectCode::kWrongRound, "no masked round is open"});
+    return;
+  }
+  if (!round_->InCohort(participant)) {
+    RejectTo(participant, round_->id, {RejectCode::kNotInCohort, "not selected for this round"});
+    return;
+  }
+  if (auto rejected = masked_->OnMessage(participant, message.data)) RejectTo(participant, round_->id, *rejected);
+}
+
+void RoundEngine::AdvanceMaskedRound() {
+  masked_->Advance(clock_.Now(), round_->deadline, round_->committed.size(), options_.federation.min_participants,
+                   outbox_);
+  if (masked_->ready_to_finalize()) Finalize();
 }
 
 void RoundEngine::OnEvalReport(const std::string& participant, const protocol::EvalReport& report) {
@@ -529,6 +577,7 @@ Clock::TimePoint RoundEngine::NextWakeup() const {
   auto far = clock_.Now() + std::chrono::hours(1);
   switch (phase_) {
     case Phase::kCollecting:
+      if (round_ && masked_) return masked_->NextDeadline(round_->deadline);
       return round_ ? round_->deadline : far;
     case Phase::kEvaluating:
       return eval_deadline_;
@@ -553,6 +602,10 @@ void RoundEngine::Tick() {
       MaybeStartRound();
       break;
     case Phase::kCollecting:
+      if (round_ && masked_) {
+        AdvanceMaskedRound();
+        break;
+      }
       if (round_ && (round_->committed.size() == round_->cohort.size() || now >= round_->deadline)) Finalize();
       break;
     case Phase::kEvaluating:
@@ -638,8 +691,25 @@ void RoundEngine::StartRound() {
   offer.task = MakeTask(round_->id);
   offer.deadline_ms = static_cast<std::uint64_t>(fed.round_timeout_s * 1000);
   offer.upload_chunk_bytes = fed.chunk_bytes;
-  offer.upload_encoding = fed.encoding;
+  offer.upload_encoding = upload_context_.encoding;
   offer.cohort_size = static_cast<std::uint32_t>(round_->cohort.size());
+  if (fed.masking.enabled) {
+    MaskedRound::Options mo;
+    mo.federation = &options_.federation;
+    mo.config_hash = options_.config_hash;
+    mo.round_id = round_->id;
+    mo.cohort = round_->cohort;
+    mo.num_elements = state_.model.size();
+    mo.now = round_->started;
+    mo.unmask_threads = 2;
+    mo.observer = masked_observer_;
+    masked_ = MaskedRound::Create(std::move(mo));
+    if (masked_->aborted()) {  // e.g. a sampled cohort below t: nothing is offered
+      Finalize();
+      return;
+    }
+    offer.masking = masked_->Setup();
+  }
   log::Info("round_started", {{"round", round_->id}, {"cohort", round_->cohort.size()},
                               {"participants", candidates.size()}, {"model_version", state_.model_version},
                               {"deadline_ms", offer.deadline_ms}});
@@ -693,7 +763,15 @@ void RoundEngine::Finalize() {
   // DP with sampling: a round with fewer than the quorum still spends privacy if it releases
   // anything; it releases nothing, so it spends nothing.
   protocol::RoundResult result;
-  if (!quorum) {
+  if (masked_ && masked_->aborted()) {
+    // Masking aborted (too few survivors in a neighbourhood, a bad share...): nothing more was
+    // revealed; the signed result says at which stage, for whom, with how many holders and t.
+    result = BaseResult(protocol::RoundStatus::kAborted, masked_->abort_detail());
+    result.contributors = rs.contributors;
+    result.extensions = masked_->Extensions();
+    ++state_.retries;
+    log::Error("round_aborted", {{"round", rs.id}, {"reason", masked_->abort_detail()}});
+  } else if (!quorum) {
     result = BaseResult(protocol::RoundStatus::kFailedQuorum,
                         std::to_string(n) + " of " + std::to_string(rs.cohort.size()) +
                             " participants committed before the deadline; the quorum is " +
@@ -720,6 +798,7 @@ void RoundEngine::Finalize() {
     }
   }
   round_.reset();
+  masked_.reset();
   state_.next_round++;
   bool completed = result.status == protocol::RoundStatus::kCompleted;
   bool last = completed && state_.completed_rounds >= fed.rounds;
@@ -750,8 +829,16 @@ Status RoundEngine::FinalizeCompleted(protocol::RoundResult& result) {
     for (auto& h : rs.held) crypto::Wipe(MutableByteSpan(reinterpret_cast<std::uint8_t*>(h.data()), h.size() * 4));
     rs.held.clear();
   } else {
+    double extra_sensitivity = 0;
+    if (masked_) {
+      // Σ w_i·Δ_i, unmasked and dequantized; from here the round is the same as a plain one,
+      // except that quantization may have added up to this norm to each update.
+      CAIRN_RETURN_IF_ERROR(masked_->TakeSum(rs.sum));
+      result.extensions = masked_->Extensions();
+      extra_sensitivity = masked_->QuantizationNormBound();
+    }
     if (privacy_->enabled()) {
-      CAIRN_RETURN_IF_ERROR(privacy_->NoiseAndAverage(rs.sum, rs.committed.size()));
+      CAIRN_RETURN_IF_ERROR(privacy_->NoiseAndAverage(rs.sum, rs.committed.size(), extra_sensitivity));
     } else {
       strategy::DivideInPlace(rs.sum, rs.total_weight);
     }

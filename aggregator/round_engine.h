@@ -31,6 +31,7 @@
 #include <vector>
 
 #include "aggregator/enclave_keys.h"
+#include "aggregator/masked_round.h"
 #include "aggregator/participant_attestation.h"
 #include "aggregator/strategy/strategy.h"
 #include "aggregator/upload.h"
@@ -44,6 +45,7 @@ namespace cairn::aggregator {
 
 class StateStore;
 class PrivacyEngine;
+class MaskedRound;
 
 using SessionId = std::array<std::uint8_t, 16>;
 
@@ -146,6 +148,9 @@ class RoundEngine {
   // that participants refuse a tampered result).
   using ResultTamper = std::function<void(protocol::RoundResult& result)>;
   void SetResultTamperForTesting(ResultTamper tamper) { tamper_ = std::move(tamper); }
+  // Test hook (masking): sees every masked chunk the enclave receives, before it is folded in
+  // (tests check that no single update is ever held unmasked). Not set in production.
+  void SetMaskedInputObserverForTesting(MaskedInputObserver observer) { masked_observer_ = std::move(observer); }
 
  private:
   std::unique_ptr<ParticipantAttestation> participant_attestation_;  // null = not required
@@ -166,6 +171,11 @@ class RoundEngine {
   void OnCommit(const std::string& participant, const protocol::Commit& commit);
   void OnEvalReport(const std::string& participant, const protocol::EvalReport& report);
   void OnFeatureStats(const std::string& participant, const protocol::FeatureStats& stats);
+  // Pairwise masking (aggregator/masked_round.h): the round's secagg traffic and stages.
+  void OnSecagg(const std::string& participant, const protocol::SecaggMessage& message);
+  void AdvanceMaskedRound();
+  // The bookkeeping of an accepted commit, shared by plain and masked rounds.
+  void RecordCommit(const std::string& participant, const protocol::Commit& commit, double weight);
   bool NeedFeatureStats() const;
   // Pools the received moments into the state's feature mean and std; false when too few sites
   // have reported.
@@ -208,6 +218,8 @@ class RoundEngine {
   Counters counters_;
   UpdateObserver observer_;
   ResultTamper tamper_;
+  std::unique_ptr<MaskedRound> masked_;  // the round in progress, when the federation masks
+  MaskedInputObserver masked_observer_;
 };
 
 // "waiting", "collecting", "evaluating", "done" (health endpoint).

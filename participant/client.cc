@@ -14,8 +14,10 @@
 #include "common/net/net.h"
 #include "participant/attest_client.h"
 #include "participant/audit/evidence_record.h"
+#include "participant/masking_session.h"
 #include "protocol/codec.h"
 #include "protocol/limits.h"
+#include "protocol/masking_config.h"
 #include "protocol/round_result.h"
 #include "protocol/sealing.h"
 
@@ -359,9 +361,40 @@ Result<ParticipantClient::SessionEnd> ParticipantClient::RunSession(const std::a
     return params;
   };
 
-  // Handles one round offer: download, train, clip, seal, upload, commit.
+  // Pairwise masking (participant/masking_session.h): the session of the masked round in
+  // progress. Waits on the control channel until `done()` holds, handling the secagg messages
+  // of the session and keeping the rest for later.
+  std::unique_ptr<MaskingSession> masking;
+  auto masking_step = [&](const protocol::RoundOffer& offer, const std::function<bool()>& done) -> Status {
+    while (!done()) {
+      CAIRN_ASSIGN_OR_RETURN(auto m, s.Receive(Ms(static_cast<std::int64_t>(offer.deadline_ms) + 5000)));
+      if (!m) return Fail(ErrorCode::kDeadlineExceeded, "the masked round's key exchange did not finish before its deadline");
+      if (auto* sa = std::get_if<protocol::SecaggMessage>(&*m)) {
+        CAIRN_ASSIGN_OR_RETURN(auto reply, masking->Handle(sa->data));
+        if (reply) CAIRN_RETURN_IF_ERROR(s.Send(protocol::SecaggMessage{std::move(*reply)}));
+        continue;
+      }
+      if (auto* r = std::get_if<protocol::Rejected>(&*m)) return Fail(FromReject(*r));
+      s.deferred.push_back(std::move(*m));
+      if (std::holds_alternative<protocol::RoundResult>(s.deferred.back())) {
+        return Fail(ErrorCode::kDeadlineExceeded, "the masked round closed during its key exchange");
+      }
+    }
+    return Ok();
+  };
+
+  // Handles one round offer: download, train, clip, (mask,) seal, upload, commit.
   auto run_round = [&](const protocol::RoundOffer& offer) -> Status {
     auto start = std::chrono::steady_clock::now();
+    masking.reset();
+    if (fed.masking.enabled) {
+      // Rounds 1 and 2 of the masking protocol before training, so the key exchange overlaps
+      // nobody's training time: advertise keys, then answer the keys relay with the shares.
+      CAIRN_ASSIGN_OR_RETURN(masking, MaskingSession::Create(fed, s.verified.config_hash, offer, cfg.id,
+                                                             workload_.num_params()));
+      CAIRN_RETURN_IF_ERROR(s.Send(protocol::SecaggMessage{masking->Advertisement()}));
+      CAIRN_RETURN_IF_ERROR(masking_step(offer, [&] { return masking->shares_sent(); }));
+    }
     CAIRN_ASSIGN_OR_RETURN(std::vector<float> global, download(offer.model));
     std::vector<float> delta(global.size());
     CAIRN_ASSIGN_OR_RETURN(LocalResult local, workload_.Train(global, offer.task, delta));
@@ -377,6 +410,9 @@ Result<ParticipantClient::SessionEnd> ParticipantClient::RunSession(const std::a
         for (float& v : delta) v *= scale;
       }
     }
+    double mask_weight = protocol::MaskingWeight(fed, local.num_examples);
+    if (masking) CAIRN_RETURN_IF_ERROR(masking_step(offer, [&] { return masking->ready_to_mask(); }));
+    std::vector<std::uint32_t> ring;
     // Seal with HPKE to the attested key; info binds federation, round, participant and config.
     std::size_t width = protocol::EncodingBytes(offer.upload_encoding);
     CAIRN_ASSIGN_OR_RETURN(auto layout, protocol::ChunkLayout::Make(delta.size() * width, offer.upload_chunk_bytes));
@@ -408,8 +444,16 @@ Result<ParticipantClient::SessionEnd> ParticipantClient::RunSession(const std::a
       zmq::message_t payload(n + crypto::kAeadTagBytes);
       auto* buf = static_cast<std::uint8_t*>(payload.data());
       std::size_t first = layout.offset(i) / width;
-      protocol::EncodeValues(std::span<const float>(delta).subspan(first, n / width), offer.upload_encoding,
-                             MutableByteSpan(buf, n));
+      if (masking) {
+        // Masked: quantize, add the masks, and send elements of Z_{2^32} (little-endian u32).
+        ring.resize(n / width);
+        CAIRN_RETURN_IF_ERROR(masking->Mask(std::span<const float>(delta).subspan(first, n / width), mask_weight,
+                                            first, ring));
+        std::memcpy(buf, ring.data(), n);
+      } else {
+        protocol::EncodeValues(std::span<const float>(delta).subspan(first, n / width), offer.upload_encoding,
+                               MutableByteSpan(buf, n));
+      }
       bool last = i + 1 == layout.chunks;
       auto aad = protocol::UploadChunkAad(offer.round, i, last);
       CAIRN_RETURN_IF_ERROR(setup.context.SealAt(i, aad, ByteSpan(buf, n), MutableByteSpan(buf, n + crypto::kAeadTagBytes)));
@@ -443,6 +487,10 @@ Result<ParticipantClient::SessionEnd> ParticipantClient::RunSession(const std::a
       if (auto* r = std::get_if<protocol::Rejected>(&*m)) return Fail(FromReject(*r));
       s.deferred.push_back(std::move(*m));
       if (std::holds_alternative<protocol::RoundResult>(s.deferred.back())) break;
+    }
+    if (masking) {
+      CAIRN_RETURN_IF_ERROR(masking->Committed());
+      if (masking->clamped() > 0) log::Warn("masking_clamped", {{"round", offer.round}, {"count", masking->clamped()}});
     }
     ++summary_.rounds_contributed;
     auto ms = std::chrono::duration_cast<Ms>(std::chrono::steady_clock::now() - start).count();
@@ -534,9 +582,24 @@ Result<ParticipantClient::SessionEnd> ParticipantClient::RunSession(const std::a
         if (st.error().code() == ErrorCode::kUnavailable) return SessionEnd::kReconnect;
         if (st.error().code() == ErrorCode::kPermissionDenied) return Fail(st.error());
         // A refused or late update is this round's loss, not the federation's end.
+        masking.reset();
         log::Warn("round_skipped", {{"round", offer->round}, {"reason", st.error().message()}});
       }
+    } else if (auto* sa = std::get_if<protocol::SecaggMessage>(&msg)) {
+      // Round 4 of masking: the unmask request of the round this participant committed to.
+      if (!masking) {
+        log::Warn("masking_unexpected", {{"reason", "a secagg message arrived with no masked round in progress"}});
+        continue;
+      }
+      auto reply = masking->Handle(sa->data);
+      if (!reply) {
+        log::Warn("masking_refused", {{"round", masking->round()}, {"reason", reply.error().message()}});
+        masking.reset();
+      } else if (*reply) {
+        CAIRN_RETURN_IF_ERROR(s.Send(protocol::SecaggMessage{std::move(**reply)}));
+      }
     } else if (auto* r = std::get_if<protocol::RoundResult>(&msg)) {
+      if (masking && r->round >= masking->round()) masking.reset();
       auto st = accept_result(*r);
       if (!st) {
         // The aggregator went away while the new model was downloading: the result itself is

@@ -99,6 +99,15 @@ struct RoundOffer {
   uploadChunkBytes @4 :UInt32;
   uploadEncoding @5 :Encoding;
   cohortSize @6 :UInt32;
+  masking @7 :MaskingSetup;  # pairwise masking (issue 8): set when hasMasking
+  hasMasking @8 :Bool;
+}
+
+# Pairwise masking: what every member of a masked round's cohort must agree on
+# (docs/masking.md, "Wiring it into the round").
+struct MaskingSetup {
+  graphSeed @0 :Data;        # 32 bytes from the enclave's CSPRNG: places participants on the graph
+  cohort @1 :List(Text);     # roster ids in roster order; a participant's index is its position
 }
 
 struct UploadBegin {

@@ -112,6 +112,13 @@ struct BodyFiller {
     b.setUploadChunkBytes(m.upload_chunk_bytes);
     b.setUploadEncoding(static_cast<wire::Encoding>(m.upload_encoding));
     b.setCohortSize(m.cohort_size);
+    if (m.masking) {
+      b.setHasMasking(true);
+      auto mb = b.initMasking();
+      mb.setGraphSeed(DataOf(m.masking->graph_seed));
+      auto c = mb.initCohort(static_cast<unsigned>(m.masking->cohort.size()));
+      for (std::size_t i = 0; i < m.masking->cohort.size(); ++i) c.set(i, m.masking->cohort[i]);
+    }
   }
   void operator()(const UploadBegin& m) {
     auto b = body.initUploadBegin();
@@ -179,14 +186,12 @@ struct BodyFiller {
   }
   void operator()(const Goodbye& m) { body.initGoodbye().setReason(m.reason); }
   void operator()(const Ping&) { body.setPing(); }
+  void operator()(const SecaggMessage& m) { body.setSecagg(DataOf(m.data)); }
   void operator()(const FeatureStats& m) {
     auto b = body.initFeatureStats();
     b.setCount(m.count);
     SetDoubles(b.initSum(static_cast<unsigned>(m.sum.size())), m.sum);
     SetDoubles(b.initSumSquares(static_cast<unsigned>(m.sum_squares.size())), m.sum_squares);
-  }
-  void operator()(const SecaggMessage& m) {
-    body.setSecagg(kj::arrayPtr(reinterpret_cast<const capnp::byte*>(m.payload.data()), m.payload.size()));
   }
   void operator()(const AnalyticsMessage& m) {
     body.setAnalytics(kj::arrayPtr(reinterpret_cast<const capnp::byte*>(m.payload.data()), m.payload.size()));
@@ -372,6 +377,19 @@ Result<Message> Decoder::Body(wire::Envelope::Body::Reader body) {
       if (m.upload_chunk_bytes > kMaxChunkBytes) return Fail(Bad("upload chunk size is above the limit"));
       CAIRN_ASSIGN_OR_RETURN(m.upload_encoding, Enc(r.getUploadEncoding(), "upload encoding"));
       m.cohort_size = r.getCohortSize();
+      if (r.getHasMasking()) {
+        auto mr = r.getMasking();
+        MaskingSetup ms;
+        CAIRN_ASSIGN_OR_RETURN(ms.graph_seed, Fixed<32>(mr.getGraphSeed(), "masking graph seed"));
+        auto cohort = mr.getCohort();
+        if (cohort.size() > kMaxParticipants) return Fail(Bad("the masking cohort lists too many participants"));
+        for (auto c : cohort) {
+          CAIRN_ASSIGN_OR_RETURN(std::string id, Text(c, kMaxParticipantIdBytes, "masking cohort id"));
+          ms.cohort.push_back(std::move(id));
+        }
+        if (ms.cohort.size() != m.cohort_size) return Fail(Bad("the masking cohort does not match the cohort size"));
+        m.masking = std::move(ms);
+      }
       return m;
     }
     case wire::Envelope::Body::UPLOAD_BEGIN: {
@@ -472,6 +490,11 @@ Result<Message> Decoder::Body(wire::Envelope::Body::Reader body) {
     }
     case wire::Envelope::Body::PING:
       return Ping{};
+    case wire::Envelope::Body::SECAGG: {
+      SecaggMessage m;
+      CAIRN_ASSIGN_OR_RETURN(m.data, Data(body.getSecagg(), kMaxControlMessageBytes, "secagg message"));
+      return m;
+    }
     case wire::Envelope::Body::FEATURE_STATS: {
       auto r = body.getFeatureStats();
       FeatureStats m;
@@ -479,11 +502,6 @@ Result<Message> Decoder::Body(wire::Envelope::Body::Reader body) {
       CAIRN_ASSIGN_OR_RETURN(m.sum, Doubles(r.getSum(), "feature sums"));
       CAIRN_ASSIGN_OR_RETURN(m.sum_squares, Doubles(r.getSumSquares(), "feature sums of squares"));
       if (m.sum.size() != m.sum_squares.size()) return Fail(Bad("feature sums and sums of squares differ in length"));
-      return m;
-    }
-    case wire::Envelope::Body::SECAGG: {
-      SecaggMessage m;
-      CAIRN_ASSIGN_OR_RETURN(m.payload, Data(body.getSecagg(), kMaxControlMessageBytes, "secagg message"));
       return m;
     }
     case wire::Envelope::Body::ANALYTICS: {

@@ -7,6 +7,7 @@
 #include "common/core/toml_reader.h"
 #include "common/net/net.h"
 #include "protocol/limits.h"
+#include "protocol/masking_config.h"
 
 namespace cairn::protocol {
 namespace {
@@ -159,6 +160,8 @@ Status ParseAttested(TomlReader& root, FederationConfig& f, const std::filesyste
   if (strategy) CAIRN_RETURN_IF_ERROR(ParseStrategy(*strategy, f.strategy));
   CAIRN_ASSIGN_OR_RETURN(auto privacy, root.Table("privacy"));
   if (privacy) CAIRN_RETURN_IF_ERROR(ParsePrivacy(*privacy, f.privacy));
+  CAIRN_ASSIGN_OR_RETURN(auto masking, root.Table("masking"));
+  if (masking) CAIRN_RETURN_IF_ERROR(ParseMaskingTable(*masking, f));
   CAIRN_ASSIGN_OR_RETURN(auto participant_policy, root.TableText("participant_attestation"));
   if (participant_policy) f.participant_attestation_policy = std::move(*participant_policy);
   CAIRN_RETURN_IF_ERROR(ParseRoster(root, f));
@@ -177,6 +180,7 @@ Status ParseAttested(TomlReader& root, FederationConfig& f, const std::filesyste
                                      "moments without differential-privacy noise, outside the DP guarantee; with "
                                      "privacy.enabled use \"site\" or \"none\"");
   }
+  CAIRN_RETURN_IF_ERROR(ResolveMasking(f, root.source_name()));
   if (f.privacy.enabled) f.task.clip_norm = f.privacy.clip_norm;
   else if (f.max_update_norm > 0) f.task.clip_norm = f.max_update_norm;
   f.task.report_clip_bit = f.privacy.enabled && f.privacy.adaptive_clipping;

@@ -46,9 +46,21 @@ struct PrivacyConfig {
   double clip_count_stddev = 0;       // σ_b; 0 = 0.05 × expected participants per round
 };
 
-// Pairwise masking (SecAgg+) under the enclave's aggregation.
+// Pairwise masking (SecAgg+) under the enclave's aggregation (docs/masking.md). Zero means
+// "derived" for k, t, bits and r; protocol/masking_config.h fills them at load from the roster
+// size and checks the whole set (secagg::ValidateParams).
 struct MaskingConfig {
   bool enabled = false;
+  std::uint32_t neighborhood_size = 0;    // k, odd, participant included; 0 = min(7, n) made odd
+  std::uint32_t threshold = 0;            // t; 0 = ⌊(k + c)/2⌋ + 1
+  std::uint32_t quantization_bits = 0;    // 0 = the largest with n·(2^bits − 1) < 2^32
+  double clip_range = 0;                  // r; 0 = privacy.clip_norm with DP, else 1
+  std::uint32_t modulus_bits = 32;        // the ring Z_{2^32} (only 32 is implemented)
+  double expected_dropout_rate = 0;       // δ
+  double max_abort_probability = 0.01;
+  std::uint32_t max_colluding = 0;        // c
+  double stage_timeout_s = 30;            // keys, shares and unmasking stages each
+  std::uint64_t weight_examples = 0;      // W: FedAvg weight min(examples, W)/W; 0 = equal weights
 };
 
 struct FederationConfig {

@@ -99,6 +99,12 @@ struct ModelDownload {
   bool operator==(const ModelDownload&) const = default;
 };
 
+// Pairwise masking (docs/masking.md): the per-round values the cohort must agree on.
+struct MaskingSetup {
+  std::array<std::uint8_t, 32> graph_seed{};
+  std::vector<std::string> cohort;  // roster ids in roster order; index = position
+};
+
 struct RoundOffer {
   std::uint64_t round = 0;
   ModelDownload model;
@@ -107,6 +113,7 @@ struct RoundOffer {
   std::uint32_t upload_chunk_bytes = 0;
   Encoding upload_encoding = Encoding::kFloat32;
   std::uint32_t cohort_size = 0;
+  std::optional<MaskingSetup> masking;  // set when the federation masks updates
 };
 
 struct UploadBegin {
@@ -218,10 +225,10 @@ struct FeatureStats {
   std::vector<double> sum_squares;
 };
 
-// Masking (issue 8): one encoded secagg::Message (common/secagg/messages.h), opaque here; the
-// round engine and the client decode it with their own limits.
+// Pairwise masking: one encoded secagg::Message (common/secagg/messages.h), opaque here; the
+// round engine and the participant decode it with the round's limits.
 struct SecaggMessage {
-  Bytes payload;
+  Bytes data;
 };
 
 // Clean-room analytics (issue 9): one analytics message, opaque here (aggregator and participant

@@ -392,7 +392,11 @@ Result<BenchReport> RunBench(const BenchOptions& o) {
       << "eval_timeout_s = 60\nchunk_bytes = " << o.chunk_bytes << "\nencoding = \""
       << protocol::EncodingName(o.encoding) << "\"\n\n[model]\nkind = \"logreg\"\ninputs = "
       << report.shape.inputs << "\nclasses = " << report.shape.classes << "\n";
-  if (o.masking) fed << "\n[masking]\nenabled = true\n";
+  if (o.masking) {
+    fed << "\n[masking]\nenabled = true\n";
+    if (o.masking_k > 0) fed << "neighborhood_size = " << o.masking_k << "\n";
+    if (o.masking_t > 0) fed << "threshold = " << o.masking_t << "\n";
+  }
   std::string body = fed.str() + roster;
   std::string server = "\n[server]\nlisten = \"tcp://127.0.0.1:0\"\nstate_dir = \"" + (dir / "aggregator").string() +
                        "\"\nsim_platform_key = \"" + (dir / "sim-platform.key").string() +
@@ -400,9 +404,8 @@ Result<BenchReport> RunBench(const BenchOptions& o) {
   if (o.masking) {
     auto parsed = protocol::ParseFederationText(body, "cairn-bench federation", dir);
     if (!parsed) {
-      return Fail(ErrorCode::kUnimplemented,
-                  "--masking needs pairwise masking in the federation configuration ([masking], issue 8), "
-                  "which this build does not accept yet: " + parsed.error().message());
+      return Fail(ErrorCode::kInvalidArgument, "--masking: the masked federation configuration is refused: " +
+                                                   parsed.error().message());
     }
   }
   CAIRN_RETURN_IF_ERROR(WriteText(dir / "federation.toml", body + server));
@@ -655,6 +658,15 @@ std::string ReportJson(const BenchReport& r) {
   j["upload_slots"] = o.upload_slots;
   j["checkpoint"] = o.checkpoint;
   j["masking"] = o.masking;
+  if (o.masking) {
+    j["masking_k"] = o.masking_k;
+    j["masking_t"] = o.masking_t;
+  }
+  if (r.plain_round_median_s) {
+    j["plain_round_median_s"] = *r.plain_round_median_s;
+    j["plain_round_s"] = r.plain_round_s;
+    j["masking_overhead_s"] = r.round_median_s - *r.plain_round_median_s;
+  }
   j["aggregator_mode"] = o.mode == AggregatorMode::kProcess ? "process" : "in-process";
   j["warmup_rounds"] = o.warmup_rounds;
   j["round_s"] = r.round_s;
@@ -707,7 +719,12 @@ std::string ReportText(const BenchReport& r) {
     if (!v.empty()) m << "min " << *std::min_element(v.begin(), v.end()) << ", max " << *std::max_element(v.begin(), v.end());
     return m.str();
   };
-  s << "  round wall time   median " << r.round_median_s << " s (" << minmax(r.round_s) << ")\n";
+  s << "  round wall time   median " << r.round_median_s << " s (" << minmax(r.round_s) << ")"
+    << (o.masking ? " masked" : "") << "\n";
+  if (r.plain_round_median_s) {
+    s << "  same, no masking  median " << *r.plain_round_median_s << " s (" << minmax(r.plain_round_s)
+      << "; run after the masked one in this invocation)\n";
+  }
   s << "  floor             median " << r.floor.median_s << " s (" << minmax(r.floor.runs_s) << "; open + accumulate "
     << mb(double(r.model_bytes) * o.participants) << " MB, one thread)\n";
   s.precision(2);

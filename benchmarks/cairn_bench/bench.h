@@ -39,7 +39,9 @@ struct BenchOptions {
   std::uint64_t params = 10'000'000;          // P requested; the model has the nearest exact count
   std::uint32_t rounds = 5;                   // timed rounds R
   std::uint32_t warmup_rounds = 1;            // run before the timed rounds, not timed
-  bool masking = false;                       // pairwise masking (needs [masking] in the config)
+  bool masking = false;                       // pairwise masking ([masking] enabled = true)
+  std::uint32_t masking_k = 0;                // masking.neighborhood_size (0 = derived: min(7, N) odd)
+  std::uint32_t masking_t = 0;                // masking.threshold (0 = derived: ⌊k/2⌋ + 1)
   std::uint32_t chunk_bytes = 1u << 20;       // federation.chunk_bytes
   protocol::Encoding encoding = protocol::Encoding::kFloat32;
   std::uint32_t upload_slots = 2;             // server.max_concurrent_uploads
@@ -103,6 +105,10 @@ struct BenchReport {
   double load_start = 0, load_end = 0;          // 1-minute load average
   std::string aggregator_log;                   // process mode: the child's stderr file
   std::string loop_profile;                     // process mode: the loop's time by handler
+  // --masking --compare-plain: the same benchmark without masking, run after the masked one in
+  // the same invocation (its round times only; every other figure is the masked run's).
+  std::optional<double> plain_round_median_s;
+  std::vector<double> plain_round_s;
 };
 
 // Runs the whole benchmark. Errors name the step that failed.

@@ -1,13 +1,13 @@
 // cairn-bench: aggregator + N synthetic participants on loopback, measured against the floor.
 //
-//   cairn-bench --participants N --params P --rounds R [--json] [--masking] [--chunk-bytes B]
+//   cairn-bench --participants N --params P --rounds R [--json] [--masking [--k K] [--t T]
+//               [--compare-plain]] [--chunk-bytes B]
 //               [--encoding float32|bfloat16|float16] [--slots K] [--no-checkpoint]
 //               [--in-process] [--aggregator-bin PATH] [--warmup W] [--floor-repetitions F]
 //               [--work-dir DIR] [--keep]
 //   cairn-bench --table FILE.jsonl...     summary table of earlier --json lines
 //
-// Exit status: 0 measured, 1 the run failed, 2 usage errors and features this build lacks
-// (--masking before the federation config accepts [masking]).
+// Exit status: 0 measured, 1 the run failed, 2 usage errors.
 #include <CLI/CLI.hpp>
 #include <fstream>
 #include <iostream>
@@ -30,7 +30,12 @@ int main(int argc, char** argv) {
   cli.add_option("--params", o.params, "P model parameters (the nearest exact logreg shape is used)")->capture_default_str();
   cli.add_option("--rounds", o.rounds, "R timed rounds")->capture_default_str();
   cli.add_flag("--json", json, "Print one JSON object instead of the text summary");
-  cli.add_flag("--masking", o.masking, "Pairwise masking (needs [masking] support in the federation config)");
+  bool compare_plain = false;
+  cli.add_flag("--masking", o.masking, "Pairwise masking (SecAgg+ under the enclave; docs/masking.md)");
+  cli.add_option("--k", o.masking_k, "--masking: neighbourhood size k (odd; 0 = min(7, N) made odd)")->capture_default_str();
+  cli.add_option("--t", o.masking_t, "--masking: threshold t (0 = floor(k/2) + 1)")->capture_default_str();
+  cli.add_flag("--compare-plain", compare_plain,
+               "--masking: run the same benchmark without masking afterwards and report both round times");
   cli.add_option("--chunk-bytes", o.chunk_bytes, "federation.chunk_bytes")->capture_default_str();
   cli.add_option("--encoding", encoding, "Transport encoding of updates and models")
       ->check(CLI::IsMember({"float32", "bfloat16", "float16"}))->capture_default_str();
@@ -66,7 +71,21 @@ int main(int argc, char** argv) {
   o.mode = in_process ? cairn::bench::AggregatorMode::kInProcess : cairn::bench::AggregatorMode::kProcess;
   // Participants log warnings only (one line per round per participant would swamp the output).
   cairn::log::Init(cairn::log::Format::kText, cairn::log::Level::kWarn, "participant");
+  // The masked run goes first: the aggregator's peak RSS comes from wait4, and a child spawned
+  // (posix_spawn, vfork semantics) after this process has grown inherits its RSS as the
+  // starting maximum, so only the first run's aggregator RSS is meaningful.
   auto report = cairn::bench::RunBench(o);
+  if (report && o.masking && compare_plain) {
+    cairn::bench::BenchOptions p = o;
+    p.masking = false;
+    auto plain = cairn::bench::RunBench(p);
+    if (!plain) {
+      std::cerr << "cairn-bench: the plain run (--compare-plain): " << plain.error().message() << "\n";
+      return 1;
+    }
+    report->plain_round_median_s = plain->round_median_s;
+    report->plain_round_s = plain->round_s;
+  }
   if (!report) {
     std::cerr << "cairn-bench: " << report.error().message() << "\n";
     return report.error().code() == cairn::ErrorCode::kUnimplemented ? 2 : 1;
