@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "common/analytics/query_spec.h"
 #include "common/core/error.h"
 #include "common/model/model_spec.h"
 #include "protocol/types.h"
@@ -75,6 +76,14 @@ struct FederationConfig {
   PrivacyConfig privacy;
   MaskingConfig masking;
   std::vector<RosterEntry> roster;
+  // What the federation runs (federation.mode): "training" (rounds only), "analytics" (the
+  // [[queries]] only; no [model] needed) or "both" (the queries first, then the rounds).
+  std::string mode = "training";
+  // Clean-room queries ([[queries]], docs/analytics.md), validated at load; attested like the rest.
+  std::vector<analytics::QuerySpec> queries;
+
+  bool runs_training() const { return mode != "analytics"; }
+  bool runs_analytics() const { return mode != "training"; }
 
   const RosterEntry* FindById(std::string_view participant) const;
   const RosterEntry* FindByKey(const Key32& key) const;

@@ -216,9 +216,15 @@ struct FeatureStats {
   std::vector<double> sum_squares;
 };
 
+// Clean-room analytics (Envelope arm `analytics`): one protocol/analytics_message.h message,
+// opaque at this layer.
+struct AnalyticsData {
+  Bytes payload;
+};
+
 using Message = std::variant<GetEvidence, Evidence, Hello, Welcome, RoundOffer, UploadBegin,
                              UploadReady, Commit, CommitAck, Rejected, RoundResult, EvalReport,
-                             ErrorReply, Goodbye, Ping, FeatureStats>;
+                             ErrorReply, Goodbye, Ping, FeatureStats, AnalyticsData>;
 
 // "GetEvidence", "Commit", ... for logs and errors.
 const char* MessageName(const Message& m);
