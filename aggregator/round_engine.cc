@@ -4,11 +4,15 @@
 #include <cmath>
 #include <cstring>
 
+#include "aggregator/analytics_job.h"
 #include "aggregator/privacy_engine.h"
 #include "aggregator/state_store.h"
 #include "aggregator/strategy/vector_math.h"
 #include "common/dp/clipping.h"
 #include "common/core/log.h"
+#include "common/analytics/output.h"
+#include "common/core/file.h"
+#include "protocol/analytics_message.h"
 #include "protocol/round_result.h"
 
 namespace cairn::aggregator {
@@ -101,7 +105,7 @@ Status RoundEngine::Init() {
   }
   for (const auto& r : fed.roster) participants_[r.id];
   CAIRN_RETURN_IF_ERROR(SealCurrentModel());
-  if (state_.completed_rounds >= fed.rounds) {
+  if ((!fed.runs_training() || state_.completed_rounds >= fed.rounds) && !AnalyticsPending()) {
     phase_ = Phase::kDone;
     outcome_ = Ok();
   }
@@ -121,6 +125,7 @@ std::size_t RoundEngine::cohort_in_round() const { return round_ ? round_->cohor
 const char* PhaseName(RoundEngine::Phase phase) {
   switch (phase) {
     case RoundEngine::Phase::kWaitingForCohort: return "waiting";
+    case RoundEngine::Phase::kAnalytics: return "analytics";
     case RoundEngine::Phase::kCollecting: return "collecting";
     case RoundEngine::Phase::kEvaluating: return "evaluating";
     case RoundEngine::Phase::kDone: return "done";
@@ -184,6 +189,10 @@ void RoundEngine::OnHello(const std::string& participant, const protocol::Hello&
   crypto::RandomBytes(w.nonce);
   w.want_feature_stats = NeedFeatureStats() && !feature_stats_.contains(participant);
   outbox_.Send(participant, w);
+  // Rejoining while the analytics job still waits for its answers: ask again.
+  if (analytics_ && phase_ == Phase::kAnalytics && analytics_->Owes(participant)) {
+    if (auto b = protocol::EncodeAnalytics(analytics_->Request())) outbox_.Send(participant, protocol::AnalyticsData{*b});
+  }
   log::Info("participant_joined", {{"participant", participant}, {"round", state_.next_round},
                                    {"participants", connected()}});
 
@@ -217,6 +226,8 @@ void RoundEngine::OnMessage(const std::string& participant, const protocol::Mess
     OnEvalReport(participant, *e);
   } else if (auto* fs = std::get_if<protocol::FeatureStats>(&message)) {
     OnFeatureStats(participant, *fs);
+  } else if (auto* a = std::get_if<protocol::AnalyticsData>(&message)) {
+    OnAnalytics(participant, *a);
   } else if (std::holds_alternative<protocol::Ping>(message)) {
     // keepalive
   } else if (std::holds_alternative<protocol::Goodbye>(message)) {
@@ -506,6 +517,8 @@ Clock::TimePoint RoundEngine::NextWakeup() const {
       return round_ ? round_->deadline : far;
     case Phase::kEvaluating:
       return eval_deadline_;
+    case Phase::kAnalytics:
+      return analytics_deadline_;
     case Phase::kWaitingForCohort: {
       auto t = far;
       if (quorum_since_) t = std::min(t, *quorum_since_ + Seconds(options_.federation.cohort_wait_s));
@@ -528,6 +541,9 @@ void RoundEngine::Tick() {
       break;
     case Phase::kCollecting:
       if (round_ && (round_->committed.size() == round_->cohort.size() || now >= round_->deadline)) Finalize();
+      break;
+    case Phase::kAnalytics:
+      if (analytics_ && (analytics_->complete() || now >= analytics_deadline_)) FinalizeAnalytics();
       break;
     case Phase::kEvaluating:
       if (eval_pending_.empty() || now >= eval_deadline_) Finish(std::move(pending_outcome_));
@@ -557,6 +573,13 @@ void RoundEngine::MaybeStartRound() {
   }
   if (!quorum_since_) quorum_since_ = now;
   bool everyone = n == fed.roster.size();
+  if (AnalyticsPending()) {
+    // The queries run first (mode "analytics" or "both"), with the whole roster or, after
+    // cohort_wait, with the quorum that is connected.
+    if (!everyone && now < *quorum_since_ + Seconds(fed.cohort_wait_s)) return;
+    StartAnalytics();
+    return;
+  }
   if (NeedFeatureStats()) {
     // Federated standardization: the pooled statistics come first, from every connected site
     // (or, after cohort_wait, from at least a quorum of sites).
@@ -637,7 +660,7 @@ protocol::RoundResult RoundEngine::BaseResult(protocol::RoundStatus status, std:
   r.platform = options_.platform;
   r.config_hash = options_.config_hash;
   r.epsilon_spent = privacy_->epsilon_spent();
-  r.delta = privacy_->enabled() ? options_.federation.privacy.delta : 0;
+  r.delta = privacy_->has_ledger() ? options_.federation.privacy.delta : 0;
   r.noise_multiplier = privacy_->enabled() ? privacy_->noise_multiplier() : 0;
   r.clip_norm = privacy_->enabled() ? privacy_->clip_norm() : options_.federation.max_update_norm;
   r.prev_hash = state_.head_hash;
@@ -755,7 +778,7 @@ Status RoundEngine::FinalizeCompleted(protocol::RoundResult& result) {
   return Ok();
 }
 
-void RoundEngine::PublishResult(protocol::RoundResult result) {
+void RoundEngine::PublishResult(protocol::RoundResult result, bool with_model) {
   protocol::SignResult(result, keys_.signing);
   auto hash = protocol::ResultHash(result);
   state_.head_round = result.round;
@@ -779,7 +802,7 @@ void RoundEngine::PublishResult(protocol::RoundResult result) {
   if (auto s = store_.AppendResult(result); !s) {
     log::Error("state_write_failed", {{"error", s.error().message()}});
   }
-  result.model = sealed_->Download();
+  if (with_model) result.model = sealed_->Download();
   if (tamper_) tamper_(result);
   for (const auto& [id, p] : participants_) {
     if (p.connected && !outbox_.Send(id, result)) OnDisconnected(id);
@@ -812,6 +835,115 @@ void RoundEngine::Finish(Status outcome) {
     log::Info("federation_finished", {{"rounds", state_.completed_rounds}, {"epsilon", privacy_->epsilon_spent()}});
   } else {
     log::Error("federation_stopped", {{"rounds", state_.completed_rounds}, {"reason", outcome_.error().message()}});
+  }
+}
+
+}  // namespace cairn::aggregator
+
+// ---------------------------------------------------------------------------------------------
+// Clean-room analytics (analytics_job.h, docs/analytics.md)
+
+namespace cairn::aggregator {
+
+bool RoundEngine::AnalyticsPending() const {
+  return options_.federation.runs_analytics() && !options_.federation.queries.empty() && state_.analytics_round == 0;
+}
+
+void RoundEngine::StartAnalytics() {
+  if (stop_requested_) {
+    Finish(Fail(ErrorCode::kAborted, "stopped on request before the analytics job"));
+    return;
+  }
+  std::vector<std::string> cohort;
+  for (const auto& r : options_.federation.roster) {
+    if (participants_[r.id].connected) cohort.push_back(r.id);
+  }
+  analytics_ = std::make_unique<AnalyticsJob>(state_.next_round, options_.federation.queries, cohort);
+  analytics_deadline_ = clock_.Now() + Seconds(options_.federation.round_timeout_s);
+  phase_ = Phase::kAnalytics;
+  quorum_since_.reset();
+  log::Info("analytics_started", {{"round", analytics_->job()}, {"queries", options_.federation.queries.size()},
+                                  {"cohort", cohort.size()}});
+  auto bytes = protocol::EncodeAnalytics(analytics_->Request());
+  if (!bytes) {
+    Finish(Fail(bytes.error()));
+    return;
+  }
+  for (const auto& p : cohort) {
+    if (!outbox_.Send(p, protocol::AnalyticsData{*bytes})) OnDisconnected(p);
+  }
+  Tick();
+}
+
+void RoundEngine::OnAnalytics(const std::string& participant, const protocol::AnalyticsData& data) {
+  auto message = protocol::DecodeAnalytics(data.payload);
+  if (!message) {
+    RejectTo(participant, 0, {RejectCode::kMalformed, message.error().message()});
+    return;
+  }
+  if (!analytics_ || phase_ != Phase::kAnalytics) {
+    RejectTo(participant, 0, {RejectCode::kWrongRound, "no analytics job is open"});
+    return;
+  }
+  if (auto rejection = analytics_->OnMessage(participant, *message)) {
+    RejectTo(participant, analytics_->job(), *rejection);
+  }
+}
+
+void RoundEngine::FinalizeAnalytics() {
+  const auto& fed = options_.federation;
+  std::unique_ptr<AnalyticsJob> job = std::move(analytics_);
+  dp::RandomSource* rng = privacy_->rng();
+  auto outcome = rng ? job->Release(privacy_->ledger(), *rng, static_cast<std::uint32_t>(fed.roster.size()))
+                     : Result<AnalyticsOutcome>(Fail(ErrorCode::kInternal, "analytics: no random source"));
+  protocol::RoundResult result;
+  if (!outcome) {
+    result = BaseResult(protocol::RoundStatus::kAborted, "analytics: " + outcome.error().message());
+    log::Error("analytics_aborted", {{"round", job->job()}, {"reason", outcome.error().message()}});
+  } else {
+    // The signed result carries the SHA-256 of the released JSON; the JSON follows it.
+    result = BaseResult(protocol::RoundStatus::kCompleted, protocol::AnalyticsDigestDetail(outcome->results_json));
+    result.contributors = outcome->contributors;
+    result.metrics.push_back({"analytics_queries", static_cast<double>(fed.queries.size())});
+    result.metrics.push_back({"analytics_released", static_cast<double>(outcome->results.size())});
+    result.metrics.push_back({"analytics_declines", static_cast<double>(outcome->declines)});
+    result.metrics.push_back({"analytics_epsilon", outcome->epsilon_charged});
+    auto dir = std::filesystem::path(options_.server.state_dir);
+    // The exact signed bytes, then the CSV form (both atomic).
+    if (auto s = WriteFileAtomic(dir / "analytics.json", outcome->results_json); !s) {
+      log::Error("state_write_failed", {{"error", s.error().message()}});
+    }
+    if (auto s = analytics::WriteResultsCsv(dir / "analytics.csv", outcome->results); !s) {
+      log::Error("state_write_failed", {{"error", s.error().message()}});
+    }
+    log::Info("analytics_released", {{"round", job->job()}, {"queries", outcome->results.size()},
+                                     {"epsilon", privacy_->epsilon_spent()}});
+  }
+  state_.analytics_round = state_.next_round;
+  state_.privacy_state = privacy_->SaveState();
+  state_.next_round++;
+  bool last = !fed.runs_training() || state_.completed_rounds >= fed.rounds;
+  result.final = last || stop_requested_;
+  PublishResult(result, /*with_model=*/false);  // checkpoint (ledger charged) before anything leaves
+  if (outcome) {
+    protocol::AnalyticsRelease release{job->job(), outcome->results_json};
+    auto bytes = protocol::EncodeAnalytics(release);
+    if (!bytes) {
+      log::Error("analytics_release_too_large", {{"error", bytes.error().message()}});
+    } else {
+      for (const auto& [id, p] : participants_) {
+        if (p.connected) outbox_.Send(id, protocol::AnalyticsData{*bytes});
+      }
+    }
+    analytics_results_ = std::move(outcome->results);
+  }
+  if (last) {
+    Finish(outcome ? Ok() : Fail(outcome.error()));
+  } else if (stop_requested_) {
+    Finish(Fail(ErrorCode::kAborted, "stopped on request"));
+  } else {
+    phase_ = Phase::kWaitingForCohort;
+    MaybeStartRound();
   }
 }
 

@@ -77,6 +77,7 @@ Bytes EncodeEngineState(const EngineState& s, std::string_view federation_id,
     AppendU64(out, std::bit_cast<std::uint64_t>(s.feature_mean[i]));
     AppendU64(out, std::bit_cast<std::uint64_t>(s.feature_std[i]));
   }
+  AppendU64(out, s.analytics_round);  // appended last: older checkpoints end before it
   return out;
 }
 
@@ -126,6 +127,7 @@ Result<EngineState> DecodeEngineState(ByteSpan bytes, std::string_view federatio
     s.feature_mean.push_back(std::bit_cast<double>(m));
     s.feature_std.push_back(std::bit_cast<double>(d));
   }
+  if (!r.done() && !r.U64(s.analytics_round)) return corrupt("truncated analytics round");
   if (!r.done()) return corrupt("trailing bytes");
   if (s.next_round == 0 || s.head_round >= s.next_round || s.completed_rounds > s.model_version) {
     return corrupt("inconsistent counters");
