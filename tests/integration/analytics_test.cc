@@ -14,6 +14,7 @@
 
 #include <cmath>
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <regex>
 #include <sstream>
 
@@ -25,6 +26,7 @@
 #include "common/crypto/crypto.h"
 #include "common/dp/random_source.h"
 #include "participant/keys.h"
+#include "participant/synthetic_workload.h"
 #include "participant/analytics_session.h"
 #include "protocol/analytics_message.h"
 #include "protocol/federation_config.h"
@@ -413,6 +415,15 @@ max_tables_per_person = 1
   ASSERT_FALSE(g.suppressed);
   EXPECT_NEAR(g.value, want.groups[0].value, 6 * g.stddev + 1e-6);
   EXPECT_NE(g.value, want.groups[0].value);  // noise was added
+  // The charge is in the checkpoint: a restarted aggregator has the job done and the same ledger.
+  ASSERT_TRUE(fed->StartAggregator());
+  EXPECT_EQ(fed->app().state().analytics_round, 1u);
+  EXPECT_TRUE(fed->app().engine().done());
+  auto saved = nlohmann::json::parse(AsChars(fed->app().state().privacy_state));
+  auto restored = dp::PrivacyLedger::FromJson(saved.at("ledger").get<std::string>());
+  ASSERT_TRUE(restored);
+  EXPECT_NEAR(restored->epsilon_spent(), ledger->epsilon_spent(), 1e-12);
+  EXPECT_TRUE(fed->JoinAggregator());
   // Every participant verified the signed result and received the same answers.
   for (int i = 0; i < 3; ++i) {
     ASSERT_EQ(seen[i].size(), 1u);
@@ -501,6 +512,53 @@ TEST_F(AnalyticsTest, MalformedAndUnaskedPartialsRejectedAndTheOthersServed) {
   auto want = Pooled(loaded->federation.queries[0], {1, 2});
   EXPECT_EQ(counts->groups[0].value, want.groups[0].value);
   EXPECT_EQ(Results(fed->state_dir())[0].contributors, (std::vector<std::string>{"p1", "p2"}));
+}
+
+TEST_F(AnalyticsTest, ModeBothRunsTheQueriesThenTheTrainingRoundsOnOneChain) {
+  auto fed = MakeFederation("analytics-both", "", "");
+  ASSERT_TRUE(fed);
+  std::string text = ReadFile(fed->federation_file());
+  text.replace(text.find("mode = \"analytics\""), 18, "mode = \"both\"\nrounds = 2\neval_timeout_s = 0");
+  text.replace(text.find("[privacy]"), 0,
+               "[model]\nkind = \"logreg\"\ninputs = 4\nclasses = 2\n");
+  text.replace(text.find("\n[[participants]]"), 0,
+               "\n[[queries]]\nname = \"count_by_region\"\nkind = \"count\"\ngroup_by = \"region\"\n"
+               "groups = [\"north\", \"south\"]\nepsilon = 0.5\nmax_tables_per_person = 1\n");
+  std::ofstream(fed->federation_file()) << text;
+  ASSERT_TRUE(fed->StartAggregator());
+  std::vector<std::unique_ptr<participant::SyntheticWorkload>> workloads;
+  std::vector<std::future<Status>> runs;
+  for (int i = 0; i < 3; ++i) {
+    participant::SyntheticOptions so;
+    so.num_params = 10;  // logreg 4 → 2
+    so.constant = 0.1f;
+    workloads.push_back(std::make_unique<participant::SyntheticWorkload>(so));
+    runs.push_back(fed->RunParticipant(i, *workloads.back(), Options(*fed, i, /*exact=*/false)));
+  }
+  for (auto& r : runs) {
+    auto s = r.get();
+    EXPECT_TRUE(s) << s.error().message();
+  }
+  auto outcome = fed->JoinAggregator();
+  ASSERT_TRUE(outcome) << outcome.error().message();
+  auto chain = Results(fed->state_dir());
+  ASSERT_EQ(chain.size(), 3u);
+  // Round 1: the analytics release (no model change); rounds 2 and 3: training.
+  EXPECT_EQ(chain[0].detail, protocol::AnalyticsDigestDetail(ReadFile(fed->state_dir() / "analytics.json")));
+  EXPECT_EQ(chain[0].model_version, 0u);
+  EXPECT_FALSE(chain[0].final);
+  EXPECT_GT(chain[0].epsilon_spent, 0.0);
+  for (int r = 1; r < 3; ++r) {
+    EXPECT_EQ(chain[r].round, static_cast<std::uint64_t>(r + 1));
+    EXPECT_EQ(chain[r].status, protocol::RoundStatus::kCompleted);
+    EXPECT_EQ(chain[r].model_version, static_cast<std::uint64_t>(r));
+    EXPECT_TRUE(chain[r].detail.empty()) << chain[r].detail;
+    // Training without DP charges nothing: the ledger still holds the query's ε.
+    EXPECT_DOUBLE_EQ(chain[r].epsilon_spent, chain[0].epsilon_spent);
+    auto h = protocol::ResultHash(chain[r - 1]);
+    EXPECT_EQ(chain[r].prev_hash, Bytes(h.begin(), h.end()));
+  }
+  EXPECT_TRUE(chain[2].final);
 }
 
 TEST(AnalyticsConfig, MalformedQuerySpecsRejectedAtLoadNamingFileQueryAndField) {
