@@ -26,13 +26,15 @@ Result<std::unique_ptr<PrivacyEngine>> PrivacyEngine::Create(const protocol::Fed
   p->enabled_ = federation.privacy.enabled;
   p->config_ = federation.privacy;
   p->roster_size_ = federation.roster.size();
-  if (!p->enabled_) return p;
-  if (p->config_.sampling == "fixed" && p->config_.participants_per_round > p->roster_size_) {
+  // Analytics queries charge the same ledger, so it exists with them even without DP training.
+  bool analytics = federation.runs_analytics() && !federation.queries.empty();
+  if (!p->enabled_ && !analytics) return p;
+  if (p->enabled_ && p->config_.sampling == "fixed" && p->config_.participants_per_round > p->roster_size_) {
     return Fail(ErrorCode::kInvalidArgument, "privacy.participants_per_round = " +
                                                  std::to_string(p->config_.participants_per_round) +
                                                  " exceeds the roster of " + std::to_string(p->roster_size_));
   }
-  if (p->config_.noise_multiplier <= 0) {
+  if (p->enabled_ && p->config_.noise_multiplier <= 0) {
     return Fail(ErrorCode::kInvalidArgument, "privacy.noise_multiplier must be > 0 when privacy is enabled");
   }
   if (rng) {
@@ -63,6 +65,7 @@ Result<std::unique_ptr<PrivacyEngine>> PrivacyEngine::Create(const protocol::Fed
     CAIRN_ASSIGN_OR_RETURN(auto ledger, dp::PrivacyLedger::Create(lo));
     p->ledger_ = std::move(ledger);
   }
+  if (!p->enabled_) return p;
   if (p->config_.adaptive_clipping) {
     dp::AdaptiveClipOptions ao;
     ao.expected_participants = p->ExpectedParticipants();
@@ -147,7 +150,7 @@ Status PrivacyEngine::ChargeRound(std::uint64_t clip_bits_below, std::size_t con
 }
 
 Bytes PrivacyEngine::SaveState() const {
-  if (!enabled_) return {};
+  if (!ledger_) return {};
   nlohmann::json j;
   j["ledger"] = ledger_->ToJson();
   j["clip"] = clip_norm();

@@ -49,6 +49,12 @@ class PrivacyEngine {
   Status ChargeRound(std::uint64_t clip_bits_below, std::size_t contributors);
 
   Bytes SaveState() const;
+  // The ledger: present when DP training is enabled or the federation declares [[queries]]
+  // (analytics queries spend from the same ledger); nullptr otherwise.
+  dp::PrivacyLedger* ledger() { return ledger_ ? &*ledger_ : nullptr; }
+  bool has_ledger() const { return ledger_.has_value(); }
+  // The CSPRNG (present with the ledger).
+  dp::RandomSource* rng() { return rng_.get(); }
 
  private:
   PrivacyEngine() = default;

@@ -4,12 +4,14 @@
 #include <cmath>
 #include <cstring>
 
+#include "aggregator/analytics_job.h"
 #include "aggregator/masked_round.h"
 #include "aggregator/privacy_engine.h"
 #include "aggregator/state_store.h"
 #include "aggregator/strategy/vector_math.h"
 #include "common/dp/clipping.h"
 #include "common/core/log.h"
+#include "protocol/analytics_message.h"
 #include "protocol/masking_config.h"
 #include "protocol/round_result.h"
 
@@ -118,7 +120,7 @@ Status RoundEngine::Init() {
   }
   for (const auto& r : fed.roster) participants_[r.id];
   CAIRN_RETURN_IF_ERROR(SealCurrentModel());
-  if (state_.completed_rounds >= fed.rounds) {
+  if ((!fed.runs_training() || state_.completed_rounds >= fed.rounds) && !AnalyticsPending()) {
     phase_ = Phase::kDone;
     outcome_ = Ok();
   }
@@ -138,6 +140,7 @@ std::size_t RoundEngine::cohort_in_round() const { return round_ ? round_->cohor
 const char* PhaseName(RoundEngine::Phase phase) {
   switch (phase) {
     case RoundEngine::Phase::kWaitingForCohort: return "waiting";
+    case RoundEngine::Phase::kAnalytics: return "analytics";
     case RoundEngine::Phase::kCollecting: return "collecting";
     case RoundEngine::Phase::kEvaluating: return "evaluating";
     case RoundEngine::Phase::kDone: return "done";
@@ -221,6 +224,10 @@ void RoundEngine::OnHello(const std::string& participant, const protocol::Hello&
   crypto::RandomBytes(w.nonce);
   w.want_feature_stats = NeedFeatureStats() && !feature_stats_.contains(participant);
   outbox_.Send(participant, w);
+  // Rejoining while the analytics job still waits for its answers: ask again.
+  if (analytics_ && phase_ == Phase::kAnalytics && analytics_->Owes(participant)) {
+    if (auto b = protocol::EncodeAnalytics(analytics_->Request())) outbox_.Send(participant, protocol::AnalyticsData{*b});
+  }
   log::Info("participant_joined", {{"participant", participant}, {"round", state_.next_round},
                                    {"participants", connected()}});
 
@@ -257,6 +264,8 @@ void RoundEngine::OnMessage(const std::string& participant, const protocol::Mess
     OnFeatureStats(participant, *fs);
   } else if (auto* sa = std::get_if<protocol::SecaggMessage>(&message)) {
     OnSecagg(participant, *sa);
+  } else if (auto* a = std::get_if<protocol::AnalyticsData>(&message)) {
+    OnAnalytics(participant, *a);
   } else if (std::holds_alternative<protocol::Ping>(message)) {
     // keepalive
   } else if (std::holds_alternative<protocol::Goodbye>(message)) {
@@ -581,6 +590,8 @@ Clock::TimePoint RoundEngine::NextWakeup() const {
       return round_ ? round_->deadline : far;
     case Phase::kEvaluating:
       return eval_deadline_;
+    case Phase::kAnalytics:
+      return analytics_deadline_;
     case Phase::kWaitingForCohort: {
       auto t = far;
       if (quorum_since_) t = std::min(t, *quorum_since_ + Seconds(options_.federation.cohort_wait_s));
@@ -607,6 +618,9 @@ void RoundEngine::Tick() {
         break;
       }
       if (round_ && (round_->committed.size() == round_->cohort.size() || now >= round_->deadline)) Finalize();
+      break;
+    case Phase::kAnalytics:
+      if (analytics_ && (analytics_->complete() || now >= analytics_deadline_)) FinalizeAnalytics();
       break;
     case Phase::kEvaluating:
       if (eval_pending_.empty() || now >= eval_deadline_) Finish(std::move(pending_outcome_));
@@ -636,6 +650,13 @@ void RoundEngine::MaybeStartRound() {
   }
   if (!quorum_since_) quorum_since_ = now;
   bool everyone = n == fed.roster.size();
+  if (AnalyticsPending()) {
+    // The queries run first (mode "analytics" or "both"), with the whole roster or, after
+    // cohort_wait, with the quorum that is connected.
+    if (!everyone && now < *quorum_since_ + Seconds(fed.cohort_wait_s)) return;
+    StartAnalytics();
+    return;
+  }
   if (NeedFeatureStats()) {
     // Federated standardization: the pooled statistics come first, from every connected site
     // (or, after cohort_wait, from at least a quorum of sites).
@@ -733,7 +754,7 @@ protocol::RoundResult RoundEngine::BaseResult(protocol::RoundStatus status, std:
   r.platform = options_.platform;
   r.config_hash = options_.config_hash;
   r.epsilon_spent = privacy_->epsilon_spent();
-  r.delta = privacy_->enabled() ? options_.federation.privacy.delta : 0;
+  r.delta = privacy_->has_ledger() ? options_.federation.privacy.delta : 0;
   r.noise_multiplier = privacy_->enabled() ? privacy_->noise_multiplier() : 0;
   r.clip_norm = privacy_->enabled() ? privacy_->clip_norm() : options_.federation.max_update_norm;
   r.prev_hash = state_.head_hash;
@@ -868,7 +889,7 @@ Status RoundEngine::FinalizeCompleted(protocol::RoundResult& result) {
   return Ok();
 }
 
-void RoundEngine::PublishResult(protocol::RoundResult result) {
+void RoundEngine::PublishResult(protocol::RoundResult result, bool with_model) {
   protocol::SignResult(result, keys_.signing);
   auto hash = protocol::ResultHash(result);
   state_.head_round = result.round;
@@ -892,7 +913,7 @@ void RoundEngine::PublishResult(protocol::RoundResult result) {
   if (auto s = store_.AppendResult(result); !s) {
     log::Error("state_write_failed", {{"error", s.error().message()}});
   }
-  result.model = sealed_->Download();
+  if (with_model) result.model = sealed_->Download();
   if (tamper_) tamper_(result);
   for (const auto& [id, p] : participants_) {
     if (p.connected && !outbox_.Send(id, result)) OnDisconnected(id);

@@ -35,6 +35,7 @@
 #include "aggregator/participant_attestation.h"
 #include "aggregator/strategy/strategy.h"
 #include "aggregator/upload.h"
+#include "common/analytics/release.h"
 #include "common/core/clock.h"
 #include "common/metrics/aggregator_metrics.h"
 #include "protocol/federation_config.h"
@@ -45,6 +46,7 @@ namespace cairn::aggregator {
 
 class StateStore;
 class PrivacyEngine;
+class AnalyticsJob;
 class MaskedRound;
 
 using SessionId = std::array<std::uint8_t, 16>;
@@ -78,11 +80,14 @@ struct EngineState {
   std::uint32_t retries = 0;           // consecutive failed attempts of the current round
   std::vector<double> feature_mean;    // federated standardization, frozen before round 1
   std::vector<double> feature_std;
+  std::uint64_t analytics_round = 0;   // round id of the released analytics job (0: not yet run)
 };
 
 class RoundEngine {
  public:
-  enum class Phase { kWaitingForCohort, kCollecting, kEvaluating, kDone };
+  // kAnalytics: the clean-room queries are out to the cohort (analytics_job.h); it comes before
+  // the first training round when federation.mode is "analytics" or "both".
+  enum class Phase { kWaitingForCohort, kAnalytics, kCollecting, kEvaluating, kDone };
 
   static Result<std::unique_ptr<RoundEngine>> Create(EngineOptions options, const EnclaveKeys& keys,
                                                      const Clock& clock, Outbox& outbox,
@@ -138,6 +143,8 @@ class RoundEngine {
   }
   // Commits and cohort of the round in progress (0, 0 between rounds), for the progress line.
   std::size_t committed_in_round() const;
+  // The released analytics answers (empty until the job is released, and after a restart).
+  const std::vector<analytics::QueryResult>& analytics_results() const { return analytics_results_; }
   std::size_t cohort_in_round() const;
 
   // Test hook: called with every update as it is folded into the aggregate (tests check what
@@ -187,7 +194,13 @@ class RoundEngine {
   void RejectTo(const std::string& participant, std::uint64_t round, const Rejection& rejection);
   void Finalize();
   Status FinalizeCompleted(protocol::RoundResult& result);
-  void PublishResult(protocol::RoundResult result);
+  // `with_model`: attach the download handle (training results; not analytics releases).
+  void PublishResult(protocol::RoundResult result, bool with_model = true);
+  // Clean-room analytics (analytics_job.h).
+  bool AnalyticsPending() const;
+  void StartAnalytics();
+  void OnAnalytics(const std::string& participant, const protocol::AnalyticsData& data);
+  void FinalizeAnalytics();
   void Finish(Status outcome);
   protocol::RoundResult BaseResult(protocol::RoundStatus status, std::string detail) const;
 
@@ -216,6 +229,9 @@ class RoundEngine {
   std::vector<std::vector<float>> staging_pool_;  // free staging buffers
   std::map<std::string, protocol::FeatureStats> feature_stats_;  // until frozen
   Counters counters_;
+  std::unique_ptr<AnalyticsJob> analytics_;
+  Clock::TimePoint analytics_deadline_{};
+  std::vector<analytics::QueryResult> analytics_results_;
   UpdateObserver observer_;
   ResultTamper tamper_;
   std::unique_ptr<MaskedRound> masked_;  // the round in progress, when the federation masks

@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 
 #include "aggregator/app.h"
+#include "common/analytics/output.h"
 #include "common/core/file.h"
 #include "common/core/log.h"
 #include "common/core/progress.h"
@@ -125,6 +126,13 @@ Status Serve(const RunArgs& args, const std::atomic<int>& stop_signals, std::ost
 
   CAIRN_RETURN_IF_ERROR(app->Run(stop_signals));
   progress.Finish();
+  if (const auto& answers = app->engine().analytics_results(); !answers.empty()) {
+    // Released (signed) answers with the ε of each query; the files are in the state folder.
+    out << analytics::FormatTable(answers);
+    out << "cairn-aggregator: analytics: " << answers.size() << " of " << fed.queries.size()
+        << " queries released; results in " << (std::filesystem::path(loaded.server.state_dir) / "analytics.json").string()
+        << " and analytics.csv; signed in round " << app->engine().state().analytics_round << std::endl;
+  }
   outcome = app->engine().outcome();
   if (!app->engine().done()) outcome = Fail(ErrorCode::kAborted, "stopped by a signal");
   return Ok();

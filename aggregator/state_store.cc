@@ -13,7 +13,9 @@
 namespace cairn::aggregator {
 namespace {
 
-constexpr std::string_view kCheckpointMagic = "CAIRNCK1";
+// Version 2 appends the analytics job's round id; version 1 checkpoints (without it) still load.
+constexpr std::string_view kCheckpointMagic = "CAIRNCK2";
+constexpr std::string_view kCheckpointMagicV1 = "CAIRNCK1";
 constexpr std::string_view kCheckpointAad = "cairn/checkpoint/v1";
 constexpr std::uint64_t kMaxCheckpointBytes = 1ull << 33;
 
@@ -77,6 +79,7 @@ Bytes EncodeEngineState(const EngineState& s, std::string_view federation_id,
     AppendU64(out, std::bit_cast<std::uint64_t>(s.feature_mean[i]));
     AppendU64(out, std::bit_cast<std::uint64_t>(s.feature_std[i]));
   }
+  AppendU64(out, s.analytics_round);  // version 2
   return out;
 }
 
@@ -85,7 +88,9 @@ Result<EngineState> DecodeEngineState(ByteSpan bytes, std::string_view federatio
   auto corrupt = [](std::string what) { return Fail(ErrorCode::kDataLoss, "the checkpoint is corrupt: " + what); };
   Reader r(bytes);
   const std::uint8_t* p;
-  if (!r.Take(kCheckpointMagic.size(), &p) || std::memcmp(p, kCheckpointMagic.data(), kCheckpointMagic.size()) != 0) {
+  if (!r.Take(kCheckpointMagic.size(), &p)) return corrupt("it does not start with " + std::string(kCheckpointMagic));
+  const bool v1 = std::memcmp(p, kCheckpointMagicV1.data(), kCheckpointMagicV1.size()) == 0;
+  if (!v1 && std::memcmp(p, kCheckpointMagic.data(), kCheckpointMagic.size()) != 0) {
     return corrupt("it does not start with " + std::string(kCheckpointMagic));
   }
   Bytes fed;
@@ -126,6 +131,7 @@ Result<EngineState> DecodeEngineState(ByteSpan bytes, std::string_view federatio
     s.feature_mean.push_back(std::bit_cast<double>(m));
     s.feature_std.push_back(std::bit_cast<double>(d));
   }
+  if (!v1 && !r.U64(s.analytics_round)) return corrupt("truncated analytics round");
   if (!r.done()) return corrupt("trailing bytes");
   if (s.next_round == 0 || s.head_round >= s.next_round || s.completed_rounds > s.model_version) {
     return corrupt("inconsistent counters");

@@ -67,10 +67,35 @@ Result<protocol::Evidence> FetchEvidence(zmq::context_t& context, const std::str
                                            " s: is it running, and is the address right?");
 }
 
+namespace {
+
+// Whether everything the federation releases is charged to the (ε, δ) ledger: DP training when it
+// trains, and only noisy queries when it runs analytics (an exact query has ε = ∞). `why` says
+// what is unbounded otherwise.
+bool LedgerBoundsEverything(const protocol::FederationConfig& f, std::string& why) {
+  if (f.runs_training() && !f.privacy.enabled) {
+    why = "differential privacy is off (epsilon unbounded)";
+    return false;
+  }
+  if (f.runs_analytics()) {
+    for (const auto& q : f.queries) {
+      if (!q.noise) {
+        why = "query '" + q.name + "' has noise = false (exact answers, epsilon unbounded)";
+        return false;
+      }
+    }
+  }
+  return true;
+}
+
+}  // namespace
+
 std::vector<attestation::Check> CheckFederationRules(const protocol::FederationConfig& f,
                                                      const attestation::FederationRules& rules) {
   std::vector<attestation::Check> checks;
   char buf[256];
+  std::string unbounded;
+  const bool dp = LedgerBoundsEverything(f, unbounded);
   if (rules.min_cohort) {
     bool ok = f.min_participants >= *rules.min_cohort;
     std::snprintf(buf, sizeof buf, "federation.min_participants = %u, policy requires >= %lld", f.min_participants,
@@ -78,21 +103,19 @@ std::vector<attestation::Check> CheckFederationRules(const protocol::FederationC
     checks.push_back({"federation-min-cohort", ok, buf});
   }
   if (rules.max_epsilon) {
-    bool dp = f.privacy.enabled;
     bool ok = dp && f.privacy.epsilon_budget <= *rules.max_epsilon;
     if (dp) {
       std::snprintf(buf, sizeof buf, "privacy.epsilon_budget = %g, policy allows <= %g", f.privacy.epsilon_budget,
                     *rules.max_epsilon);
     } else {
-      std::snprintf(buf, sizeof buf, "differential privacy is off (epsilon unbounded), policy allows <= %g",
-                    *rules.max_epsilon);
+      std::snprintf(buf, sizeof buf, "%s, policy allows <= %g", unbounded.c_str(), *rules.max_epsilon);
     }
     checks.push_back({"federation-max-epsilon", ok, buf});
   }
   if (rules.max_delta) {
-    bool ok = f.privacy.enabled && f.privacy.delta <= *rules.max_delta;
-    std::snprintf(buf, sizeof buf, "privacy.delta = %g (privacy %s), policy allows <= %g", f.privacy.delta,
-                  f.privacy.enabled ? "on" : "off", *rules.max_delta);
+    bool ok = dp && f.privacy.delta <= *rules.max_delta;
+    std::snprintf(buf, sizeof buf, "privacy.delta = %g (%s), policy allows <= %g", f.privacy.delta,
+                  dp ? "every release is charged to the ledger" : unbounded.c_str(), *rules.max_delta);
     checks.push_back({"federation-max-delta", ok, buf});
   }
   if (!rules.allowed_strategies.empty()) {

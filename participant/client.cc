@@ -12,9 +12,11 @@
 #include "common/core/log.h"
 #include "common/core/progress.h"
 #include "common/net/net.h"
+#include "participant/analytics_session.h"
 #include "participant/attest_client.h"
 #include "participant/audit/evidence_record.h"
 #include "participant/masking_session.h"
+#include "protocol/analytics_message.h"
 #include "protocol/codec.h"
 #include "protocol/limits.h"
 #include "protocol/masking_config.h"
@@ -302,6 +304,7 @@ Result<ParticipantClient::SessionEnd> ParticipantClient::RunSession(const std::a
 
   crypto::Ed25519PublicKey signing_key;
   std::memcpy(signing_key.data(), s.evidence.signing_key.data(), 32);
+  AnalyticsSession analytics(cfg, fed);
 
   // Downloads a sealed model over the data plane, window by window.
   auto download = [&](const protocol::ModelDownload& d) -> Result<std::vector<float>> {
@@ -529,6 +532,7 @@ Result<ParticipantClient::SessionEnd> ParticipantClient::RunSession(const std::a
     chain_.last_hash.assign(h.begin(), h.end());
     CAIRN_RETURN_IF_ERROR(SaveChainState(cfg.state_dir, chain_));
     summary_.last_round = r.round;
+    analytics.OnVerifiedResult(r);
     log::Info("result_verified", {{"round", r.round}, {"status", protocol::RoundStatusName(r.status)},
                                   {"epsilon", r.epsilon_spent}, {"participants", r.contributors.size()}});
     if (options_.on_result) options_.on_result(r);
@@ -608,6 +612,19 @@ Result<ParticipantClient::SessionEnd> ParticipantClient::RunSession(const std::a
         return Fail(st.error());
       }
       if (r->final) seen_final = true;
+    } else if (auto* data = std::get_if<protocol::AnalyticsData>(&msg)) {
+      auto am = protocol::DecodeAnalytics(data->payload);
+      if (!am) return Fail(std::move(am).error().Context("analytics message from the aggregator"));
+      if (auto* req = std::get_if<protocol::AnalyticsRequest>(&*am)) {
+        log::Info("analytics_requested", {{"round", req->job}, {"queries", req->queries.size()}});
+        for (auto& answer : analytics.Answer(*req)) {
+          if (auto* d = std::get_if<protocol::AnalyticsDecline>(&answer)) summary_.analytics_declined.push_back(d->reason);
+          CAIRN_ASSIGN_OR_RETURN(Bytes b, protocol::EncodeAnalytics(answer));
+          CAIRN_RETURN_IF_ERROR(s.Send(protocol::AnalyticsData{std::move(b)}));
+        }
+      } else if (auto* rel = std::get_if<protocol::AnalyticsRelease>(&*am)) {
+        CAIRN_ASSIGN_OR_RETURN(summary_.analytics_results, analytics.AcceptRelease(*rel));
+      }
     } else if (auto* bye = std::get_if<protocol::Goodbye>(&msg)) {
       if (seen_final) {
         // The federation ended as its signed final result says (completed, or stopped early,

@@ -21,6 +21,7 @@
 #include <string>
 #include <vector>
 
+#include "common/analytics/release.h"
 #include "common/attestation/attestation.h"
 #include "common/core/clock.h"
 #include "participant/config.h"
@@ -61,6 +62,9 @@ struct ClientSummary {
   std::vector<protocol::Metric> last_evaluation;
   std::uint32_t sessions = 0;
   std::string end_reason;  // the aggregator's Goodbye reason
+  // Clean-room analytics: the verified released answers, and the queries this party declined.
+  std::vector<analytics::QueryResult> analytics_results;
+  std::vector<std::string> analytics_declined;
 };
 
 class ParticipantClient {

@@ -14,8 +14,12 @@
 #include "participant/data/csv.h"
 #include "participant/data/standardizer.h"
 #include "participant/keys.h"
+#include "participant/analytics_session.h"
+#include "common/analytics/output.h"
+#if CAIRN_PARTICIPANT_TORCH
 #include "participant/torch_workload.h"
 #include "participant/trainer/trainer.h"
+#endif
 #include "protocol/federation_config.h"
 
 namespace cairn::participant {
@@ -71,7 +75,19 @@ int RunParticipant(const RunOptions& options, const std::atomic<int>& stop_signa
     attack = *spec;
   }
   // Data first: a malformed file fails here, before anything connects.
-  auto workload = MakeTorchWorkload(*config);
+  // A party with an [analytics] table and no [data] only answers queries.
+  Result<std::unique_ptr<Workload>> workload = Fail(ErrorCode::kFailedPrecondition, "no workload");
+  if (config->analytics && config->data.train.empty()) {
+    workload = std::unique_ptr<Workload>(std::make_unique<AnalyticsOnlyWorkload>());
+  } else {
+#if CAIRN_PARTICIPANT_TORCH
+    workload = MakeTorchWorkload(*config);
+#else
+    workload = Fail(ErrorCode::kFailedPrecondition,
+                    "this cairn-participant was built without libtorch (CAIRN_WITH_TORCH=OFF): it answers "
+                    "clean-room analytics only ([analytics] table, no [data])");
+#endif
+  }
   if (!workload) return fail(workload.error());
   if (attack) {
     err << "WARNING: --attack " << attack->ToString() << ": RESEARCH ONLY. This participant "
@@ -112,6 +128,8 @@ int RunParticipant(const RunOptions& options, const std::atomic<int>& stop_signa
   auto s = (*client)->Run(stop_signals);
   if (!s) return fail(s.error());
   const auto& sum = (*client)->summary();
+  if (!sum.analytics_results.empty()) out << analytics::FormatTable(sum.analytics_results);
+  for (const auto& reason : sum.analytics_declined) out << "cairn-participant: declined " << reason << std::endl;
   out << "cairn-participant: federation finished (" << sum.end_reason << "): contributed to "
       << sum.rounds_contributed << " rounds, last verified round " << sum.last_round << std::endl;
   return 0;
@@ -215,6 +233,10 @@ int RunCentral(const CentralOptions& options, std::ostream& out, std::ostream& e
     if (auto s = st->Apply(*test); !s) return fail(s.error());
   }
   train->num_classes = test->num_classes = f.model.classes;
+#if !CAIRN_PARTICIPANT_TORCH
+  (void)out;
+  return fail(Error(ErrorCode::kFailedPrecondition, "centralized training needs libtorch (CAIRN_WITH_TORCH=ON)"));
+#else
   trainer::TrainerOptions to;
   to.model = f.model;
   to.init_seed = fed->server.init_seed;
@@ -244,6 +266,7 @@ int RunCentral(const CentralOptions& options, std::ostream& out, std::ostream& e
     out << buf << std::endl;
   }
   return 0;
+#endif
 }
 
 }  // namespace cairn::participant

@@ -70,6 +70,16 @@ Result<ParticipantConfig> LoadParticipantConfig(const std::filesystem::path& pat
     c.data.fashion_mnist_dir = Resolve(base, dir);
     CAIRN_RETURN_IF_ERROR(data->Finish());
   }
+  CAIRN_ASSIGN_OR_RETURN(auto analytics_table, t.Table("analytics"));
+  if (analytics_table) {
+    AnalyticsConfig a;
+    std::string table;
+    CAIRN_RETURN_IF_ERROR(analytics_table->Require("table", table));
+    a.table = Resolve(base, table);
+    CAIRN_ASSIGN_OR_RETURN(a.policy, analytics::ParsePartyPolicy(*analytics_table));
+    CAIRN_RETURN_IF_ERROR(analytics_table->Finish());
+    c.analytics = std::move(a);
+  }
   CAIRN_RETURN_IF_ERROR(t.Finish());
   return c;
 }

@@ -7,6 +7,7 @@
 #include <optional>
 #include <string>
 
+#include "common/analytics/party_policy.h"
 #include "common/core/error.h"
 
 namespace cairn::participant {
@@ -29,6 +30,13 @@ struct DataConfig {
   std::uint64_t seed = 1;                   // local shuffles and hold-out split
 };
 
+// Clean-room analytics ([analytics] in participant.toml, docs/configuration.md): this party's own
+// table and policy. Never shared: the aggregator learns only which queries it declines and why.
+struct AnalyticsConfig {
+  std::filesystem::path table;              // the CSV the party's partials are computed over
+  analytics::PartyPolicy policy;            // allowed columns and kinds, minimum protections
+};
+
 struct ParticipantConfig {
   std::string id;                           // this participant's id in the federation roster
   std::string aggregator;                   // attestation endpoint, tcp://host:port
@@ -43,6 +51,7 @@ struct ParticipantConfig {
   std::uint32_t threads = 1;                // training threads
   ConnectOptions connect;
   DataConfig data;
+  std::optional<AnalyticsConfig> analytics; // absent: this party declines every query
 };
 
 Result<ParticipantConfig> LoadParticipantConfig(const std::filesystem::path& path);

@@ -193,9 +193,7 @@ struct BodyFiller {
     SetDoubles(b.initSum(static_cast<unsigned>(m.sum.size())), m.sum);
     SetDoubles(b.initSumSquares(static_cast<unsigned>(m.sum_squares.size())), m.sum_squares);
   }
-  void operator()(const AnalyticsMessage& m) {
-    body.setAnalytics(kj::arrayPtr(reinterpret_cast<const capnp::byte*>(m.payload.data()), m.payload.size()));
-  }
+  void operator()(const AnalyticsData& m) { body.setAnalytics(DataOf(m.payload)); }
 };
 
 Bytes ToBytes(capnp::MallocMessageBuilder& builder) {
@@ -505,9 +503,9 @@ Result<Message> Decoder::Body(wire::Envelope::Body::Reader body) {
       return m;
     }
     case wire::Envelope::Body::ANALYTICS: {
-      AnalyticsMessage m;
-      CAIRN_ASSIGN_OR_RETURN(m.payload, Data(body.getAnalytics(), kMaxControlMessageBytes, "analytics message"));
-      return m;
+      // Bounded by the envelope's own size limit; the content is checked by DecodeAnalytics.
+      auto d = body.getAnalytics();
+      return AnalyticsData{Bytes(d.begin(), d.end())};
     }
   }
   return Fail(Bad("unknown message type " + std::to_string(static_cast<unsigned>(body.which()))));

@@ -36,6 +36,7 @@ Status ParseFederationTable(TomlReader& t, FederationConfig& f) {
                                        : Encoding::kFloat32;
   CAIRN_RETURN_IF_ERROR(t.Get("eval_timeout_s", f.eval_timeout_s, 0.0, 86400.0));
   CAIRN_RETURN_IF_ERROR(t.Get("max_update_norm", f.max_update_norm, 0.0, 1e12));
+  CAIRN_RETURN_IF_ERROR(t.GetEnum("mode", f.mode, {"training", "analytics", "both"}));
   CAIRN_RETURN_IF_ERROR(t.GetEnum("standardization", f.standardization, {"site", "federated", "none"}));
   CAIRN_RETURN_IF_ERROR(t.Get("initial_model_sha256", f.initial_model_sha256));
   if (!f.initial_model_sha256.empty() &&
@@ -152,8 +153,27 @@ Status ParseAttested(TomlReader& root, FederationConfig& f, const std::filesyste
   if (!fed) return Fail(ErrorCode::kInvalidArgument, root.source_name() + ": the [federation] table is missing");
   CAIRN_RETURN_IF_ERROR(ParseFederationTable(*fed, f));
   CAIRN_ASSIGN_OR_RETURN(auto model_table, root.Table("model"));
-  if (!model_table) return Fail(ErrorCode::kInvalidArgument, root.source_name() + ": the [model] table is missing");
-  CAIRN_ASSIGN_OR_RETURN(f.model, model::ParseModelTable(*model_table, base_dir));
+  if (model_table) {
+    CAIRN_ASSIGN_OR_RETURN(f.model, model::ParseModelTable(*model_table, base_dir));
+  } else if (f.mode == "analytics") {
+    // Analytics only: no model is trained or sent; the engine keeps this 4-parameter placeholder.
+    f.model.kind = "logreg";
+    f.model.input_shape = {1};
+    f.model.classes = 2;
+  } else {
+    return Fail(ErrorCode::kInvalidArgument, root.source_name() + ": the [model] table is missing");
+  }
+  CAIRN_ASSIGN_OR_RETURN(f.queries, analytics::ParseQueries(root));
+  if (f.mode == "training" && !f.queries.empty()) {
+    return Fail(ErrorCode::kInvalidArgument,
+                root.source_name() + ": " + std::to_string(f.queries.size()) +
+                    " [[queries]] are declared but federation.mode = \"training\" would never run them: set "
+                    "federation.mode = \"analytics\" or \"both\"");
+  }
+  if (f.mode != "training" && f.queries.empty()) {
+    return Fail(ErrorCode::kInvalidArgument, root.source_name() + ": federation.mode = \"" + f.mode +
+                                                 "\" needs at least one [[queries]] entry");
+  }
   CAIRN_ASSIGN_OR_RETURN(auto task, root.Table("task"));
   if (task) CAIRN_RETURN_IF_ERROR(ParseTask(*task, f.task));
   CAIRN_ASSIGN_OR_RETURN(auto strategy, root.Table("strategy"));

@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "common/analytics/query_spec.h"
 #include "common/core/error.h"
 #include "common/model/model_spec.h"
 #include "protocol/types.h"
@@ -91,6 +92,14 @@ struct FederationConfig {
   // passes it. Parsed by the aggregator (common/attestation); empty = not required.
   std::string participant_attestation_policy;
   std::vector<RosterEntry> roster;
+  // What the federation runs (federation.mode): "training" (rounds only), "analytics" (the
+  // [[queries]] only; no [model] needed) or "both" (the queries first, then the rounds).
+  std::string mode = "training";
+  // Clean-room queries ([[queries]], docs/analytics.md), validated at load; attested like the rest.
+  std::vector<analytics::QuerySpec> queries;
+
+  bool runs_training() const { return mode != "analytics"; }
+  bool runs_analytics() const { return mode != "training"; }
 
   const RosterEntry* FindById(std::string_view participant) const;
   const RosterEntry* FindByKey(const Key32& key) const;

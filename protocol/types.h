@@ -231,16 +231,16 @@ struct SecaggMessage {
   Bytes data;
 };
 
-// Clean-room analytics (issue 9): one analytics message, opaque here (aggregator and participant
-// decode it).
-struct AnalyticsMessage {
+// Clean-room analytics (Envelope arm `analytics`): one protocol/analytics_message.h message,
+// opaque at this layer.
+struct AnalyticsData {
   Bytes payload;
 };
 
 using Message = std::variant<GetEvidence, Evidence, Hello, Welcome, RoundOffer, UploadBegin,
                              UploadReady, Commit, CommitAck, Rejected, RoundResult, EvalReport,
                              ErrorReply, Goodbye, Ping, FeatureStats, SecaggMessage,
-                             AnalyticsMessage>;
+                             AnalyticsData>;
 
 // "GetEvidence", "Commit", ... for logs and errors.
 const char* MessageName(const Message& m);

@@ -129,6 +129,9 @@ for n in 1 2 3; do
 done
 status=0
 for p in "${pids[@]:1}"; do wait "$p" || status=1; done
+# A bank that failed (e.g. refused the attestation) never joins: do not wait for the aggregator's
+# start timeout, stop it.
+if [ "$status" -ne 0 ]; then kill "$agg" 2>/dev/null || true; fi
 wait "$agg" || status=1
 pids=()
 if [ "$status" -ne 0 ]; then

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cstring>
 #include <fstream>
 #include <sstream>
 
@@ -81,7 +82,7 @@ TEST_F(StateStoreTest, CheckpointRoundTripsSealed) {
   auto raw = ReadFileBytes(dir_ / "checkpoint.sealed");
   ASSERT_TRUE(raw);
   std::string text(raw->begin(), raw->end());
-  EXPECT_EQ(text.find("CAIRNCK1"), std::string::npos);
+  EXPECT_EQ(text.find("CAIRNCK2"), std::string::npos);
 }
 
 TEST_F(StateStoreTest, DecodeRefusesOtherFederationConfigAndTruncation) {
@@ -104,6 +105,22 @@ TEST_F(StateStoreTest, DecodeRefusesOtherFederationConfigAndTruncation) {
   Bytes trailing = b;
   trailing.push_back(0);
   EXPECT_FALSE(DecodeEngineState(trailing, "fed", config_hash_));
+}
+
+TEST_F(StateStoreTest, AnalyticsRoundRoundTripsAndVersion1CheckpointsStillLoad) {
+  EngineState s = StateAt(3, {});
+  s.analytics_round = 1;
+  Bytes b = EncodeEngineState(s, "fed", config_hash_);
+  auto back = DecodeEngineState(b, "fed", config_hash_);
+  ASSERT_TRUE(back) << back.error().message();
+  EXPECT_EQ(back->analytics_round, 1u);
+  // A version-1 checkpoint (written before analytics): other magic, no trailing field.
+  Bytes v1(b.begin(), b.end() - 8);
+  std::memcpy(v1.data(), "CAIRNCK1", 8);
+  auto old = DecodeEngineState(v1, "fed", config_hash_);
+  ASSERT_TRUE(old) << old.error().message();
+  EXPECT_EQ(old->analytics_round, 0u);
+  EXPECT_EQ(old->next_round, back->next_round);
 }
 
 TEST_F(StateStoreTest, ReconcileRepairsALogThatMissesTheHeadResult) {
