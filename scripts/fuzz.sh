@@ -7,6 +7,7 @@
 #   scripts/fuzz.sh                  # 20 s per target
 #   scripts/fuzz.sh 60               # seconds per target (1..60)
 #   FUZZ_TARGETS="fuzz_csv fuzz_policy" scripts/fuzz.sh 10    # a subset
+#   FUZZ_JOBS=1 scripts/fuzz.sh       # targets one at a time (default: one per core, side by side)
 #
 # A crash leaves its input in build-fuzz/fuzz-artifacts/<target>/ and prints how to replay it
 # (build-fuzz/bin/<target> <file>). docs/testing.md says how to turn it into a regression test.
@@ -24,9 +25,11 @@ for tool in clang-14 clang++-14 cmake ninja; do
 done
 
 build=$root/build-fuzz
-# Coverage instrumentation and sanitizers for the whole tree; the fuzz_* executables add
+# Coverage instrumentation and sanitizers for the whole tree, -O1, and line tables only for the
+# debug information (-gline-tables-only: symbolized stacks with file:line, a fraction of -g's
+# compile time); the fuzz_* executables add
 # -fsanitize=fuzzer at link time (tests/fuzz/CMakeLists.txt). UBSan findings abort (a crash).
-sanitize="-O1 -g -fno-omit-frame-pointer -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all"
+sanitize="-O1 -fno-omit-frame-pointer -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all"
 # clang 14 with libstdc++ 12 needs the std::expected shim (tests/fuzz/compat/expected).
 compat="-isystem $root/tests/fuzz/compat"
 # Workarounds for code clang 14 rejects, until it is changed (docs/testing.md, "clang 14"):
@@ -40,7 +43,8 @@ echo "fuzz.sh: configuring $build (clang-14, ASan+UBSan, libFuzzer)"
 mkdir -p "$build"
 cmake -S "$root" -B "$build" -G Ninja \
   -DCMAKE_C_COMPILER=clang-14 -DCMAKE_CXX_COMPILER=clang++-14 \
-  -DCMAKE_BUILD_TYPE=Debug -DCAIRN_FUZZ=ON -DCAIRN_WITH_TORCH=OFF -DCAIRN_BUILD_BENCHMARKS=OFF \
+  -DCMAKE_BUILD_TYPE=Debug -DCMAKE_CXX_FLAGS_DEBUG=-gline-tables-only -DCMAKE_C_FLAGS_DEBUG=-gline-tables-only \
+  -DCAIRN_FUZZ=ON -DCAIRN_WITH_TORCH=OFF -DCAIRN_BUILD_BENCHMARKS=OFF \
   -DCMAKE_C_FLAGS="$sanitize -Wno-unknown-warning-option" \
   -DCMAKE_CXX_FLAGS="$compat $sanitize $workarounds" >"$build/configure.log" 2>&1 || {
   cat "$build/configure.log" >&2
@@ -54,7 +58,7 @@ targets=${FUZZ_TARGETS:-$all_targets}
 # shellcheck disable=SC2086
 echo "fuzz.sh: building" $targets
 # shellcheck disable=SC2086
-ninja -C "$build" -j "$(nproc)" $targets
+ninja -C "$build" -j "${FUZZ_BUILD_JOBS:-$(nproc)}" $targets
 
 runs=$build/fuzz-runs
 artifacts=$build/fuzz-artifacts
@@ -65,19 +69,19 @@ mkdir -p "$runs" "$artifacts"
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1:symbolize=1:detect_stack_use_after_return=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-halt_on_error=1:abort_on_error=1:print_stacktrace=1}
 
-failed=()
-summary=()
-start_all=$(date +%s)
-for t in $targets; do
-  corpus_src=$root/tests/fuzz/corpus/$t
-  regressions=$root/tests/fuzz/regressions/$t
-  work=$runs/$t
+# Runs one target; leaves its exit status in $runs/<target>/rc. libFuzzer is single-threaded, so
+# FUZZ_JOBS targets run side by side (default: one per core).
+run_target() {
+  local t=$1
+  local corpus_src=$root/tests/fuzz/corpus/$t regressions=$root/tests/fuzz/regressions/$t
+  local work=$runs/$t rc
+  rm -rf "${artifacts:?}/$t"   # only this run's findings
   mkdir -p "$work/corpus" "$artifacts/$t"
   if [ -d "$corpus_src" ]; then cp -r "$corpus_src/." "$work/corpus/"; fi
-  dirs=("$work/corpus")
+  local dirs=("$work/corpus")
   if [ -d "$regressions" ]; then dirs+=("$regressions"); fi
-  seeds=$(find "$work/corpus" -type f | wc -l)
-  echo "fuzz.sh: $t for ${seconds}s ($seeds seeds)"
+  find "$work/corpus" -type f | wc -l >"$work/seeds"
+  echo "fuzz.sh: $t for ${seconds}s ($(cat "$work/seeds") seeds)"
   set +e
   # The outer timeout only guards against a hang outside libFuzzer's own time accounting.
   timeout --kill-after=10 $((seconds + 120)) "$build/bin/$t" \
@@ -85,11 +89,33 @@ for t in $targets; do
     -print_final_stats=1 -artifact_prefix="$artifacts/$t/" "${dirs[@]}" >"$work/log" 2>&1
   rc=$?
   set -e
+  echo "$rc" >"$work/rc"
+}
+
+jobs=${FUZZ_JOBS:-$(nproc)}
+[[ "$jobs" =~ ^[1-9][0-9]*$ ]] || { echo "fuzz.sh: FUZZ_JOBS must be a positive integer" >&2; exit 2; }
+failed=()
+summary=()
+start_all=$(date +%s)
+running=0
+for t in $targets; do
+  if [ "$running" -ge "$jobs" ]; then
+    wait -n || true
+    running=$((running - 1))
+  fi
+  run_target "$t" &
+  running=$((running + 1))
+done
+wait || true
+for t in $targets; do
+  work=$runs/$t
+  rc=$(cat "$work/rc" 2>/dev/null || echo "?")
+  seeds=$(cat "$work/seeds" 2>/dev/null || echo "?")
   execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$work/log" | tail -1)
   rate=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$work/log" | tail -1)
   cov=$(grep -oE 'cov: [0-9]+ ft: [0-9]+' "$work/log" | tail -1 || true)
   corpus_now=$(find "$work/corpus" -type f | wc -l)
-  if [ "$rc" -eq 0 ]; then
+  if [ "$rc" = "0" ]; then
     status=ok
   else
     status="FAILED (exit $rc)"
@@ -106,7 +132,8 @@ done
 end_all=$(date +%s)
 
 echo
-echo "fuzz.sh summary (${seconds}s per target, $((end_all - start_all))s fuzzing, load $(cut -d' ' -f1-3 /proc/loadavg)):"
+n_targets=$(echo "$targets" | wc -w)
+echo "fuzz.sh summary ($n_targets targets x ${seconds}s = $((n_targets * seconds))s of fuzzing, $jobs at a time: $((end_all - start_all))s wall, load $(cut -d' ' -f1-3 /proc/loadavg)):"
 printf '  %s\n' "${summary[@]}"
 if [ ${#failed[@]} -gt 0 ]; then
   echo "fuzz.sh: ${#failed[@]} target(s) failed: ${failed[*]} (inputs in $artifacts)" >&2
