@@ -424,7 +424,8 @@ seed = 3
 aggregator = "tcp://aggregator.example:7700"
 key_file = "/etc/cairn/participant.key"
 torchscript = "model.pt"
-evidence_file = "own-evidence.bin"
+attestation = "sim"
+sim_platform_key = "participant-sim.key"
 
 [data]
 format = "fashion-mnist"
