@@ -198,16 +198,6 @@ void ExpectNear(double actual, double expected, const std::string& what) {
   EXPECT_NEAR(actual, expected, 1e-9 * std::max(1.0, std::fabs(expected))) << what;
 }
 
-std::vector<protocol::RoundResult> Results(const std::filesystem::path& state_dir) {
-  std::vector<protocol::RoundResult> out;
-  std::istringstream in(ReadFile(state_dir / "results.jsonl"));
-  std::string line;
-  while (std::getline(in, line)) {
-    if (auto r = protocol::ResultFromJson(line)) out.push_back(*r);
-  }
-  return out;
-}
-
 const analytics::QueryResult* Find(const std::vector<analytics::QueryResult>& results, const std::string& name) {
   for (const auto& r : results) {
     if (r.query == name) return &r;
@@ -261,7 +251,7 @@ TEST_F(AnalyticsTest, RealBinariesExactAnswersEqualPooledDataWithSuppressionAndR
   EXPECT_NE(ReadFile(state / "analytics.csv").find("query,kind,group,statistic"), std::string::npos);
 
   // The signed result: detail carries SHA-256 of the JSON bytes; contributors are all three.
-  auto chain = Results(state);
+  auto chain = testing::ReadResults(state);
   ASSERT_EQ(chain.size(), 1u);
   EXPECT_EQ(chain[0].detail, protocol::AnalyticsDigestDetail(json));
   EXPECT_TRUE(chain[0].final);
@@ -383,7 +373,7 @@ max_tables_per_person = 1
   ASSERT_TRUE(would_be);
   EXPECT_GT(*would_be, 1.2);  // the premise of the skip
 
-  auto chain = Results(fed->state_dir());
+  auto chain = testing::ReadResults(fed->state_dir());
   ASSERT_EQ(chain.size(), 1u);
   EXPECT_NEAR(chain[0].epsilon_spent, ledger->epsilon_spent(), 1e-9);
   EXPECT_GT(chain[0].epsilon_spent, 0.9);
@@ -511,7 +501,7 @@ TEST_F(AnalyticsTest, MalformedAndUnaskedPartialsRejectedAndTheOthersServed) {
   ASSERT_TRUE(loaded);
   auto want = Pooled(loaded->federation.queries[0], {1, 2});
   EXPECT_EQ(counts->groups[0].value, want.groups[0].value);
-  EXPECT_EQ(Results(fed->state_dir())[0].contributors, (std::vector<std::string>{"p1", "p2"}));
+  EXPECT_EQ(testing::ReadResults(fed->state_dir())[0].contributors, (std::vector<std::string>{"p1", "p2"}));
 }
 
 TEST_F(AnalyticsTest, ModeBothRunsTheQueriesThenTheTrainingRoundsOnOneChain) {
@@ -541,7 +531,7 @@ TEST_F(AnalyticsTest, ModeBothRunsTheQueriesThenTheTrainingRoundsOnOneChain) {
   }
   auto outcome = fed->JoinAggregator();
   ASSERT_TRUE(outcome) << outcome.error().message();
-  auto chain = Results(fed->state_dir());
+  auto chain = testing::ReadResults(fed->state_dir());
   ASSERT_EQ(chain.size(), 3u);
   // Round 1: the analytics release (no model change); rounds 2 and 3: training.
   EXPECT_EQ(chain[0].detail, protocol::AnalyticsDigestDetail(ReadFile(fed->state_dir() / "analytics.json")));

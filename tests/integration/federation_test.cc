@@ -24,18 +24,6 @@ using testing::TestFederation;
 
 constexpr std::size_t kLogregParams = 4 * 2 + 2;  // logreg, 4 inputs, 2 classes
 
-std::vector<protocol::RoundResult> ReadResults(const std::filesystem::path& state_dir) {
-  std::vector<protocol::RoundResult> out;
-  std::istringstream in(testing::ReadFile(state_dir / "results.jsonl"));
-  std::string line;
-  while (std::getline(in, line)) {
-    auto r = protocol::ResultFromJson(line);
-    EXPECT_TRUE(r) << r.error().ToString();
-    if (r) out.push_back(*r);
-  }
-  return out;
-}
-
 TEST(Federation, FedAvgOfConstantUpdatesIsExactAndResultsChain) {
   auto fed = TestFederation::Create("fedavg", FederationSpec{});
   ASSERT_TRUE(fed);
@@ -65,7 +53,7 @@ TEST(Federation, FedAvgOfConstantUpdatesIsExactAndResultsChain) {
   for (std::size_t i = 0; i < kLogregParams; ++i) {
     EXPECT_NEAR((*model)[i], initial[i] + 2 * (140.0 / 600.0), 1e-6) << i;
   }
-  auto results = ReadResults(fed->state_dir());
+  auto results = testing::ReadResults(fed->state_dir());
   ASSERT_EQ(results.size(), 2u);
   EXPECT_EQ(results[0].prev_hash.size(), 0u);
   auto h0 = protocol::ResultHash(results[0]);
@@ -308,7 +296,7 @@ TEST(MutualAttestation, ParticipantsWhoseEvidencePassesTrainAndOthersAreRefused)
     EXPECT_TRUE(s) << s.error().ToString();
   }
   ASSERT_TRUE(fed->JoinAggregator());
-  auto results = ReadResults(fed->state_dir());
+  auto results = testing::ReadResults(fed->state_dir());
   ASSERT_EQ(results.size(), 2u);
   for (const auto& r : results) {
     EXPECT_EQ(r.status, protocol::RoundStatus::kCompleted);

@@ -14,6 +14,7 @@
 #include "common/attestation/attestation.h"
 #include "common/core/file.h"
 #include "participant/keys.h"
+#include "protocol/round_result.h"
 
 namespace cairn::testing {
 
@@ -40,6 +41,16 @@ std::string ReadFile(const std::filesystem::path& path) {
   std::stringstream ss;
   ss << in.rdbuf();
   return ss.str();
+}
+
+std::vector<protocol::RoundResult> ReadResults(const std::filesystem::path& state_dir) {
+  std::vector<protocol::RoundResult> out;
+  std::istringstream in(ReadFile(state_dir / "results.jsonl"));
+  std::string line;
+  while (std::getline(in, line)) {
+    if (auto r = protocol::ResultFromJson(line)) out.push_back(*r);
+  }
+  return out;
 }
 
 namespace {

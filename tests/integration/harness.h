@@ -114,6 +114,10 @@ class Subprocess {
 
 std::string ReadFile(const std::filesystem::path& path);
 
+// The signed round results in STATE_DIR/results.jsonl, in order. A line that does not parse is
+// left out (tests compare counts and contents, so it fails them).
+std::vector<protocol::RoundResult> ReadResults(const std::filesystem::path& state_dir);
+
 }  // namespace cairn::testing
 
 namespace cairn::testing {

@@ -36,18 +36,6 @@ using testing::FederationSpec;
 using testing::RawParticipant;
 using testing::TestFederation;
 
-std::vector<protocol::RoundResult> Results(const std::filesystem::path& state_dir) {
-  std::vector<protocol::RoundResult> out;
-  std::istringstream in(testing::ReadFile(state_dir / "results.jsonl"));
-  std::string line;
-  while (std::getline(in, line)) {
-    auto r = protocol::ResultFromJson(line);
-    EXPECT_TRUE(r) << r.error().ToString();
-    if (r) out.push_back(*r);
-  }
-  return out;
-}
-
 std::optional<double> Extension(const protocol::RoundResult& r, const std::string& name) {
   for (const auto& m : r.extensions) {
     if (m.name == name) return m.value;
@@ -240,7 +228,7 @@ TEST(Masking, MaskedFedAvgEqualsPlainWithinQuantizationError) {
   ASSERT_EQ(masked.size(), kParams);
   EXPECT_EQ(float_observations, 0) << "the enclave saw a float update in a masked federation";
 
-  auto results = Results(fed->state_dir());
+  auto results = testing::ReadResults(fed->state_dir());
   ASSERT_EQ(results.size(), 2u);
   auto loaded = protocol::LoadFederationFile(fed->federation_file());
   ASSERT_TRUE(loaded);
@@ -271,7 +259,7 @@ TEST(Masking, DifferentialPrivacyNoiseIsAddedAfterUnmasking) {
   std::vector<float> initial = fed->app().state().model;
   std::vector<float> model = RunClients(*fed, {0.01f, 0.01f, 0.01f}, {10, 20, 30}, kParams);
   ASSERT_EQ(model.size(), kParams);
-  auto results = Results(fed->state_dir());
+  auto results = testing::ReadResults(fed->state_dir());
   ASSERT_EQ(results.size(), 1u);
   const auto& r = results[0];
   EXPECT_EQ(r.status, protocol::RoundStatus::kCompleted) << r.detail;
@@ -323,7 +311,7 @@ TEST(Masking, EnclaveNeverHoldsAnUnmaskedSingleUpdate) {
   }));
   const std::vector<float> values = {0.25f, 0.25f, -0.5f};  // constant updates: the worst case
   RunClients(*fed, values, {10, 10, 10}, kParams);
-  auto results = Results(fed->state_dir());
+  auto results = testing::ReadResults(fed->state_dir());
   ASSERT_EQ(results.size(), 1u);
   EXPECT_EQ(results[0].status, protocol::RoundStatus::kCompleted) << results[0].detail;
   EXPECT_EQ(float_observations, 0);
@@ -567,7 +555,7 @@ TEST(Masking, TooFewSurvivorsAbortsCleanlyWithASignedReason) {
   }
   c.fed->StopAggregator();
   (void)c.fed->JoinAggregator(60s);
-  auto results = Results(c.fed->state_dir());
+  auto results = testing::ReadResults(c.fed->state_dir());
   ASSERT_GE(results.size(), 1u);
   EXPECT_EQ(results[0].status, protocol::RoundStatus::kAborted);  // signed and logged
   EXPECT_EQ(results[0].model_version, 0u);                         // the model did not move
@@ -709,7 +697,7 @@ TEST(Masking, SeparateProcessesInteroperate) {
   auto st = agg->Wait(60s);
   ASSERT_TRUE(st);
   EXPECT_EQ(*st, 0) << testing::ReadFile(fed->dir() / "aggregator.stderr");
-  auto results = Results(fed->state_dir());
+  auto results = testing::ReadResults(fed->state_dir());
   ASSERT_EQ(results.size(), 2u);
   for (const auto& r : results) {
     EXPECT_EQ(r.status, protocol::RoundStatus::kCompleted) << r.detail;

@@ -19,16 +19,6 @@ namespace {
 constexpr double kZ = 1.2;
 constexpr double kDelta = 1e-5;
 
-std::vector<protocol::RoundResult> Results(const std::filesystem::path& state_dir) {
-  std::vector<protocol::RoundResult> out;
-  std::istringstream in(testing::ReadFile(state_dir / "results.jsonl"));
-  std::string line;
-  while (std::getline(in, line)) {
-    if (auto r = protocol::ResultFromJson(line)) out.push_back(*r);
-  }
-  return out;
-}
-
 double AccountantEpsilon(std::uint64_t rounds) {
   auto e = dp::PoissonSampledGaussianEpsilon(1.0, kZ, rounds, kDelta, dp::OpacusOrders());
   EXPECT_TRUE(e);
@@ -65,7 +55,7 @@ TEST(Privacy, LedgerEpsilonInEveryResultAndOverspendingRoundRefused) {
   ASSERT_FALSE(outcome);
   EXPECT_EQ(outcome.error().code(), ErrorCode::kResourceExhausted);
 
-  auto results = Results(fed->state_dir());
+  auto results = testing::ReadResults(fed->state_dir());
   ASSERT_EQ(results.size(), 4u);
   double previous = 0;
   for (int i = 0; i < 3; ++i) {

@@ -77,17 +77,7 @@ class Restart : public ::testing::Test {
     }
     return out;
   }
-  std::vector<protocol::RoundResult> Results() {
-    std::vector<protocol::RoundResult> out;
-    std::istringstream in(ReadFile(state() / "results.jsonl"));
-    std::string line;
-    while (std::getline(in, line)) {
-      auto r = protocol::ResultFromJson(line);
-      EXPECT_TRUE(r) << line;
-      if (r) out.push_back(*r);
-    }
-    return out;
-  }
+  std::vector<protocol::RoundResult> Results() { return testing::ReadResults(state()); }
 
   std::filesystem::path dir_;
   std::string endpoint_;

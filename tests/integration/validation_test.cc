@@ -59,15 +59,7 @@ class Validation : public ::testing::Test {
     EXPECT_EQ(r->code, code) << protocol::RejectCodeName(r->code) << ": " << r->detail;
     EXPECT_FALSE(r->detail.empty());
   }
-  std::vector<protocol::RoundResult> Results() {
-    std::vector<protocol::RoundResult> out;
-    std::istringstream in(testing::ReadFile(fed_->state_dir() / "results.jsonl"));
-    std::string line;
-    while (std::getline(in, line)) {
-      if (auto r = protocol::ResultFromJson(line)) out.push_back(*r);
-    }
-    return out;
-  }
+  std::vector<protocol::RoundResult> Results() { return testing::ReadResults(fed_->state_dir()); }
   std::unique_ptr<TestFederation> fed_;
   std::vector<float> initial_;
 };
