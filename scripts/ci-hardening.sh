@@ -12,7 +12,7 @@ set -uo pipefail
 cd "$(dirname "$0")/.." || exit 2
 
 # Seconds per fuzz target. 10 targets, two at a time on a 2-core machine: 5 x this of wall time.
-fuzz_seconds=${CI_FUZZ_SECONDS:-20}
+fuzz_seconds=${CI_FUZZ_SECONDS:-10}
 steps=${CI_HARDENING_STEPS:-sanitize fuzz}
 
 times_file=$(mktemp)
