@@ -5,5 +5,6 @@
 #   scripts/demo.sh [--rounds N] [--epsilon E]     (options go to examples/hospital/run.sh)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/setup.sh
+# The demo needs three binaries: build those first (scripts/test.sh builds everything).
+CAIRN_BUILD_TARGETS="cairn-aggregator cairn-participant cairn-data" scripts/setup.sh
 exec examples/hospital/run.sh "$@"

@@ -5,6 +5,7 @@
 #
 #   scripts/setup.sh            # packages + build
 #   CAIRN_SKIP_BUILD=1 scripts/setup.sh   # packages and data only
+#   CAIRN_BUILD_TARGETS="cairn-aggregator cairn-participant" scripts/setup.sh   # only these targets
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -64,4 +65,9 @@ if [ ! -f build/build.ninja ]; then
   cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
 fi
 jobs=$(nproc)
-cmake --build build -j "$jobs"
+if [ -n "${CAIRN_BUILD_TARGETS:-}" ]; then
+  # shellcheck disable=SC2086 # a space-separated list of targets
+  cmake --build build -j "$jobs" --target ${CAIRN_BUILD_TARGETS}
+else
+  cmake --build build -j "$jobs"
+fi
