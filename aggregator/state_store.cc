@@ -52,9 +52,10 @@ class Reader {
 
 }  // namespace
 
-Bytes EncodeEngineState(const EngineState& s, std::string_view federation_id,
-                        const crypto::Sha256Digest& config_hash) {
-  Bytes out;
+EncodedEngineState EncodeEngineStateParts(const EngineState& s, std::string_view federation_id,
+                                          const crypto::Sha256Digest& config_hash) {
+  EncodedEngineState e;
+  Bytes& out = e.head;
   AppendBytes(out, AsBytes(kCheckpointMagic));
   AppendU64(out, federation_id.size());
   AppendBytes(out, AsBytes(federation_id));
@@ -67,19 +68,30 @@ Bytes EncodeEngineState(const EngineState& s, std::string_view federation_id,
   AppendU64(out, s.head_hash.size());
   AppendBytes(out, s.head_hash);
   AppendU64(out, s.model.size() * sizeof(float));
-  AppendBytes(out, ByteSpan(reinterpret_cast<const std::uint8_t*>(s.model.data()), s.model.size() * sizeof(float)));
-  AppendU64(out, s.strategy_state.size());
-  AppendBytes(out, s.strategy_state);
-  AppendU64(out, s.privacy_state.size());
-  AppendBytes(out, s.privacy_state);
-  AppendU64(out, s.head_result.size());
-  AppendBytes(out, AsBytes(s.head_result));
-  AppendU64(out, s.feature_mean.size());
+  e.model = ByteSpan(reinterpret_cast<const std::uint8_t*>(s.model.data()), s.model.size() * sizeof(float));
+  Bytes& tail = e.tail;
+  AppendU64(tail, s.strategy_state.size());
+  AppendBytes(tail, s.strategy_state);
+  AppendU64(tail, s.privacy_state.size());
+  AppendBytes(tail, s.privacy_state);
+  AppendU64(tail, s.head_result.size());
+  AppendBytes(tail, AsBytes(s.head_result));
+  AppendU64(tail, s.feature_mean.size());
   for (std::size_t i = 0; i < s.feature_mean.size(); ++i) {
-    AppendU64(out, std::bit_cast<std::uint64_t>(s.feature_mean[i]));
-    AppendU64(out, std::bit_cast<std::uint64_t>(s.feature_std[i]));
+    AppendU64(tail, std::bit_cast<std::uint64_t>(s.feature_mean[i]));
+    AppendU64(tail, std::bit_cast<std::uint64_t>(s.feature_std[i]));
   }
-  AppendU64(out, s.analytics_round);  // version 2
+  AppendU64(tail, s.analytics_round);  // version 2
+  return e;
+}
+
+Bytes EncodeEngineState(const EngineState& s, std::string_view federation_id, const crypto::Sha256Digest& config_hash) {
+  EncodedEngineState e = EncodeEngineStateParts(s, federation_id, config_hash);
+  Bytes out;
+  out.reserve(e.size());
+  AppendBytes(out, e.head);
+  AppendBytes(out, e.model);
+  AppendBytes(out, e.tail);
   return out;
 }
 
@@ -170,9 +182,20 @@ Status StateStore::SaveModel(std::span<const float> model) {
 
 Status StateStore::SaveCheckpoint(const EngineState& state) {
   if (sealing_key_.empty()) return Fail(ErrorCode::kFailedPrecondition, "no sealing key: checkpoints are off");
-  Bytes plain = EncodeEngineState(state, federation_id_, config_hash_);
-  Status s = crypto::SealToFile(sealing_key_, AsBytes(kCheckpointAad), plain, (dir_ / "checkpoint.sealed").string());
-  crypto::Wipe(plain);
+  // Streamed: the model goes from where it lives through the cipher to the file, so a
+  // checkpoint costs one sealing chunk of memory, not a plaintext and a ciphertext copy.
+  EncodedEngineState parts = EncodeEngineStateParts(state, federation_id_, config_hash_);
+  auto wipe = [&parts] {
+    crypto::Wipe(parts.head);
+    crypto::Wipe(parts.tail);
+  };
+  auto writer = crypto::SealedFileWriter::Create(sealing_key_, AsBytes(kCheckpointAad), parts.size(),
+                                                 (dir_ / "checkpoint.sealed").string());
+  Status s = writer ? writer->Write(parts.head) : Status(Fail(std::move(writer).error()));
+  if (s) s = writer->Write(parts.model);
+  if (s) s = writer->Write(parts.tail);
+  if (s) s = writer->Commit();
+  wipe();
   return s;
 }
 

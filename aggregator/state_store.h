@@ -60,6 +60,16 @@ class StateStore {
 };
 
 // Serialization of EngineState (inside the sealed checkpoint). Versioned; Decode validates.
+// The parts form: the bytes before the model, the model (a view of state.model), the bytes
+// after it, so a checkpoint can stream the model without copying it.
+struct EncodedEngineState {
+  Bytes head;
+  ByteSpan model;
+  Bytes tail;
+  std::uint64_t size() const { return head.size() + model.size() + tail.size(); }
+};
+EncodedEngineState EncodeEngineStateParts(const EngineState& state, std::string_view federation_id,
+                                          const crypto::Sha256Digest& config_hash);
 Bytes EncodeEngineState(const EngineState& state, std::string_view federation_id,
                         const crypto::Sha256Digest& config_hash);
 Result<EngineState> DecodeEngineState(ByteSpan bytes, std::string_view federation_id,

@@ -82,39 +82,75 @@ Result<std::string> ReadFileText(const std::filesystem::path& path, std::uint64_
   return std::string(bytes.begin(), bytes.end());
 }
 
-Status WriteFileAtomic(const std::filesystem::path& path, ByteSpan data, unsigned mode) {
+Result<AtomicFileWriter> AtomicFileWriter::Create(const std::filesystem::path& path, unsigned mode) {
   std::filesystem::path dir = path.parent_path();
   if (dir.empty()) dir = ".";
   std::string tmpl = (dir / ("." + path.filename().string() + ".tmp-XXXXXX")).string();
   int fd = ::mkstemp(tmpl.data());
   if (fd < 0) return Fail(IoError(path, "cannot create a temporary file for", errno));
-  auto cleanup = [&] { ::close(fd); ::unlink(tmpl.c_str()); };
-  if (::fchmod(fd, mode) != 0) {
-    int err = errno;
-    cleanup();
-    return Fail(IoError(path, "cannot set the mode of", err));
-  }
-  if (auto s = WriteAll(fd, data.data(), data.size(), path); !s) {
-    cleanup();
+  AtomicFileWriter w;
+  w.path_ = path;
+  w.temp_ = std::move(tmpl);
+  w.fd_ = fd;
+  if (::fchmod(fd, mode) != 0) return Fail(IoError(path, "cannot set the mode of", errno));  // w cleans up
+  return w;
+}
+
+AtomicFileWriter::AtomicFileWriter(AtomicFileWriter&& other) noexcept
+    : path_(std::move(other.path_)), temp_(std::move(other.temp_)), fd_(other.fd_), written_(other.written_) {
+  other.fd_ = -1;
+  other.temp_.clear();
+}
+
+AtomicFileWriter::~AtomicFileWriter() { Abandon(); }
+
+void AtomicFileWriter::Abandon() {
+  if (fd_ >= 0) ::close(fd_);
+  fd_ = -1;
+  if (!temp_.empty()) ::unlink(temp_.c_str());
+  temp_.clear();
+}
+
+Status AtomicFileWriter::Write(ByteSpan data) {
+  if (fd_ < 0) return Fail(ErrorCode::kFailedPrecondition, "write to " + path_.string() + " after it was closed");
+  auto s = WriteAll(fd_, data.data(), data.size(), path_);
+  if (!s) {
+    Abandon();
     return s;
   }
-  if (::fsync(fd) != 0) {
+  written_ += data.size();
+  return Ok();
+}
+
+Status AtomicFileWriter::Commit() {
+  if (fd_ < 0) return Fail(ErrorCode::kFailedPrecondition, "commit of " + path_.string() + " after it was closed");
+  if (::fsync(fd_) != 0) {
     int err = errno;
-    cleanup();
-    return Fail(IoError(path, "cannot fsync", err));
+    Abandon();
+    return Fail(IoError(path_, "cannot fsync", err));
   }
-  ::close(fd);
-  if (::rename(tmpl.c_str(), path.c_str()) != 0) {
+  ::close(fd_);
+  fd_ = -1;
+  if (::rename(temp_.c_str(), path_.c_str()) != 0) {
     int err = errno;
-    ::unlink(tmpl.c_str());
-    return Fail(IoError(path, "cannot rename into place", err));
+    Abandon();
+    return Fail(IoError(path_, "cannot rename into place", err));
   }
+  temp_.clear();
+  std::filesystem::path dir = path_.parent_path();
+  if (dir.empty()) dir = ".";
   int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (dfd >= 0) {
     ::fsync(dfd);
     ::close(dfd);
   }
   return Ok();
+}
+
+Status WriteFileAtomic(const std::filesystem::path& path, ByteSpan data, unsigned mode) {
+  CAIRN_ASSIGN_OR_RETURN(AtomicFileWriter w, AtomicFileWriter::Create(path, mode));
+  CAIRN_RETURN_IF_ERROR(w.Write(data));
+  return w.Commit();
 }
 
 Status AppendLineDurable(const std::filesystem::path& path, std::string_view line) {

@@ -16,6 +16,31 @@ Result<Bytes> ReadFileBytes(const std::filesystem::path& path,
 Result<std::string> ReadFileText(const std::filesystem::path& path,
                                  std::uint64_t max_bytes = 64ull << 20);
 
+// Writes a file atomically in pieces: a temporary file beside the target takes the writes;
+// Commit() fsyncs it, renames it into place and fsyncs the folder. Destroyed without a successful
+// Commit() (an error, an early return), it removes the temporary file and leaves the target as it
+// was. Large outputs (checkpoints, model files) stream through it without a whole-file buffer.
+class AtomicFileWriter {
+ public:
+  static Result<AtomicFileWriter> Create(const std::filesystem::path& path, unsigned mode = 0644);
+  AtomicFileWriter(AtomicFileWriter&& other) noexcept;
+  AtomicFileWriter& operator=(AtomicFileWriter&&) = delete;
+  AtomicFileWriter(const AtomicFileWriter&) = delete;
+  ~AtomicFileWriter();
+
+  Status Write(ByteSpan data);
+  std::uint64_t written() const { return written_; }
+  Status Commit();
+
+ private:
+  AtomicFileWriter() = default;
+  void Abandon();
+  std::filesystem::path path_;
+  std::string temp_;
+  int fd_ = -1;
+  std::uint64_t written_ = 0;
+};
+
 // Writes atomically: a temporary file beside the target, fsync, rename, fsync of the folder.
 // A crash leaves either the old file or the new one, never a mix. `mode` applies to the new file.
 Status WriteFileAtomic(const std::filesystem::path& path, ByteSpan data, unsigned mode = 0644);

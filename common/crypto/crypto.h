@@ -277,6 +277,23 @@ constexpr std::size_t kSealKeyBytes = 32;
 constexpr std::size_t kSealChunkBytes = std::size_t{1} << 20;
 Status SealToFile(const SecretBytes& key, ByteSpan aad, ByteSpan plaintext,
                   const std::string& path);
+// The same file written in pieces: exactly `length` plaintext bytes across any number of
+// Write() calls, then Commit(). Memory is one chunk, whatever the length (a checkpoint streams
+// the model from where it lives). Destroyed without Commit(), it leaves the target untouched.
+class SealedFileWriter {
+ public:
+  static Result<SealedFileWriter> Create(const SecretBytes& key, ByteSpan aad, std::uint64_t length,
+                                         const std::string& path);
+  SealedFileWriter(SealedFileWriter&&) noexcept;
+  ~SealedFileWriter();
+  Status Write(ByteSpan data);
+  Status Commit();
+
+ private:
+  SealedFileWriter();
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
 // max_bytes bounds the plaintext (kOutOfRange above it, checked before reading the body); the
 // file is read chunk by chunk, so memory is the plaintext plus one chunk.
 Result<Bytes> OpenSealedFile(const SecretBytes& key, ByteSpan aad, const std::string& path,

@@ -101,49 +101,110 @@ Status ReadExact(int fd, MutableByteSpan out, std::uint64_t offset, const std::s
 
 }  // namespace
 
-Status SealToFile(const SecretBytes& key, ByteSpan aad, ByteSpan plaintext,
-                  const std::string& path) {
+struct SealedFileWriter::Impl {
+  std::string path;
+  AtomicFileWriter file;
+  StreamState state;
+  Bytes chunk_aad;
+  std::uint64_t length = 0;
+  std::uint64_t total_chunks = 0;
+  std::uint64_t pushed_chunks = 0;
+  std::uint64_t accepted = 0;  // plaintext bytes taken so far
+  Bytes pending;               // plaintext of the chunk being filled (wiped after each push)
+  Bytes sealed;                // one sealed chunk
+
+  explicit Impl(AtomicFileWriter f) : file(std::move(f)) {}
+  ~Impl() { Wipe(pending); }
+
+  Status Push(bool final) {
+    const std::uint8_t tag = final ? crypto_secretstream_xchacha20poly1305_TAG_FINAL
+                                   : crypto_secretstream_xchacha20poly1305_TAG_MESSAGE;
+    sealed.resize(pending.size() + kOverhead);
+    unsigned long long clen = 0;
+    if (crypto_secretstream_xchacha20poly1305_push(&state.s, sealed.data(), &clen, pending.data(), pending.size(),
+                                                   chunk_aad.data(), chunk_aad.size(), tag) != 0 ||
+        clen != sealed.size()) {
+      return Fail(ErrorCode::kInternal,
+                  "sealed file " + path + ": secretstream push of chunk " + std::to_string(pushed_chunks) + " failed");
+    }
+    Wipe(pending);
+    pending.clear();
+    ++pushed_chunks;
+    return file.Write(sealed);
+  }
+};
+
+Result<SealedFileWriter> SealedFileWriter::Create(const SecretBytes& key, ByteSpan aad, std::uint64_t length,
+                                                  const std::string& path) {
   CAIRN_RETURN_IF_ERROR(CheckKey(key, path));
   internal::EnsureSodium();
-  const std::uint64_t length = plaintext.size();
   if (length > kMaxPlaintext) {
-    return Fail(ErrorCode::kOutOfRange, "sealed file " + path + ": plaintext of " +
-                                            std::to_string(length) + " bytes is too large");
+    return Fail(ErrorCode::kOutOfRange,
+                "sealed file " + path + ": plaintext of " + std::to_string(length) + " bytes is too large");
   }
-  Bytes out(static_cast<std::size_t>(SealedSize(length)));
-  std::memcpy(out.data(), kMagic, sizeof kMagic);
-  for (int i = 0; i < 8; ++i) out[8 + i] = static_cast<std::uint8_t>(length >> (56 - 8 * i));
-
-  StreamState state;
-  if (crypto_secretstream_xchacha20poly1305_init_push(&state.s, out.data() + 16, key.data()) !=
-      0) {
+  auto file = AtomicFileWriter::Create(path, 0600);
+  if (!file) return Fail(std::move(file).error().Context("sealing"));
+  auto impl = std::make_unique<Impl>(std::move(*file));
+  impl->path = path;
+  impl->length = length;
+  impl->total_chunks = ChunkCount(length);
+  impl->chunk_aad = ChunkAad(length, aad);
+  impl->pending.reserve(std::min<std::uint64_t>(length, kSealChunkBytes));
+  std::uint8_t prefix[kPrefixBytes];
+  std::memcpy(prefix, kMagic, sizeof kMagic);
+  for (int i = 0; i < 8; ++i) prefix[8 + i] = static_cast<std::uint8_t>(length >> (56 - 8 * i));
+  if (crypto_secretstream_xchacha20poly1305_init_push(&impl->state.s, prefix + 16, key.data()) != 0) {
     return Fail(ErrorCode::kInternal, "sealed file " + path + ": secretstream init_push failed");
   }
-  const Bytes chunk_aad = ChunkAad(length, aad);
-  const std::uint64_t n = ChunkCount(length);
-  std::size_t in_off = 0;
-  std::size_t out_off = kPrefixBytes;
-  for (std::uint64_t i = 0; i < n; ++i) {
-    const std::size_t m = std::min(kSealChunkBytes, plaintext.size() - in_off);
-    const std::uint8_t tag = i + 1 == n ? crypto_secretstream_xchacha20poly1305_TAG_FINAL
-                                        : crypto_secretstream_xchacha20poly1305_TAG_MESSAGE;
-    unsigned long long clen = 0;
-    if (crypto_secretstream_xchacha20poly1305_push(&state.s, out.data() + out_off, &clen,
-                                                   plaintext.data() + in_off, m, chunk_aad.data(),
-                                                   chunk_aad.size(), tag) != 0 ||
-        clen != m + kOverhead) {
-      return Fail(ErrorCode::kInternal, "sealed file " + path + ": secretstream push of chunk " +
-                                            std::to_string(i) + " failed");
+  if (auto s = impl->file.Write(ByteSpan(prefix, kPrefixBytes)); !s) return Fail(std::move(s).error().Context("sealing"));
+  SealedFileWriter w;
+  w.impl_ = std::move(impl);
+  return w;
+}
+
+SealedFileWriter::SealedFileWriter() = default;
+SealedFileWriter::SealedFileWriter(SealedFileWriter&&) noexcept = default;
+SealedFileWriter::~SealedFileWriter() = default;
+
+Status SealedFileWriter::Write(ByteSpan data) {
+  Impl& w = *impl_;
+  if (data.size() > w.length - w.accepted) {
+    return Fail(ErrorCode::kOutOfRange, "sealed file " + w.path + ": more than the announced " +
+                                            std::to_string(w.length) + " bytes were written");
+  }
+  while (!data.empty()) {
+    const std::size_t room = kSealChunkBytes - w.pending.size();
+    const std::size_t take = std::min(room, data.size());
+    w.pending.insert(w.pending.end(), data.begin(), data.begin() + static_cast<std::ptrdiff_t>(take));
+    data = data.subspan(take);
+    w.accepted += take;
+    // A full chunk is pushed at once unless it is the last one (which carries TAG_FINAL).
+    if (w.pending.size() == kSealChunkBytes && w.accepted < w.length) {
+      if (auto s = w.Push(false); !s) return Fail(std::move(s).error().Context("sealing"));
     }
-    in_off += m;
-    out_off += m + kOverhead;
   }
-  if (out_off != out.size()) {
-    return Fail(ErrorCode::kInternal, "sealed file " + path + ": size arithmetic mismatch");
-  }
-  auto written = WriteFileAtomic(path, out, 0600);
-  if (!written) return Fail(std::move(written).error().Context("sealing"));
   return Ok();
+}
+
+Status SealedFileWriter::Commit() {
+  Impl& w = *impl_;
+  if (w.accepted != w.length) {
+    return Fail(ErrorCode::kFailedPrecondition, "sealed file " + w.path + ": " + std::to_string(w.accepted) +
+                                                    " of the announced " + std::to_string(w.length) +
+                                                    " bytes were written");
+  }
+  if (auto s = w.Push(true); !s) return Fail(std::move(s).error().Context("sealing"));
+  if (w.pushed_chunks != w.total_chunks || w.file.written() != SealedSize(w.length)) {
+    return Fail(ErrorCode::kInternal, "sealed file " + w.path + ": size arithmetic mismatch");
+  }
+  if (auto s = w.file.Commit(); !s) return Fail(std::move(s).error().Context("sealing"));
+  return Ok();
+}
+
+Status SealToFile(const SecretBytes& key, ByteSpan aad, ByteSpan plaintext, const std::string& path) {
+  CAIRN_ASSIGN_OR_RETURN(SealedFileWriter w, SealedFileWriter::Create(key, aad, plaintext.size(), path));
+  CAIRN_RETURN_IF_ERROR(w.Write(plaintext));
+  return w.Commit();
 }
 
 Result<Bytes> OpenSealedFile(const SecretBytes& key, ByteSpan aad, const std::string& path,

@@ -36,7 +36,8 @@ namespace cairn::model {
 // The archive bytes. Fails when values.size() != spec.num_params() or the spec is invalid.
 Result<Bytes> EncodeTorchFile(const ModelSpec& spec, std::span<const float> values);
 
-// EncodeTorchFile, then WriteFileAtomic (a crash leaves the old file or the new one).
+// The same archive streamed to `path` through AtomicFileWriter (no whole-file buffer; a crash
+// leaves the old file or the new one).
 Status SaveTorchFile(const std::filesystem::path& path, const ModelSpec& spec,
                      std::span<const float> values);
 

@@ -34,6 +34,33 @@ TEST_F(FileTest, AtomicWriteReplacesAndSetsMode) {
   EXPECT_EQ(n, 1);
 }
 
+// Pieces land in order; without Commit() the old file stays and the temporary is removed.
+TEST_F(FileTest, AtomicWriterCommitsPiecesOrLeavesTheOldFile) {
+  auto p = dir_ / "model.bin";
+  ASSERT_TRUE(WriteFileAtomic(p, std::string_view("old")));
+  {
+    auto w = AtomicFileWriter::Create(p, 0600);
+    ASSERT_TRUE(w);
+    ASSERT_TRUE(w->Write(AsBytes("new ")));
+    ASSERT_TRUE(w->Write(AsBytes("content")));
+    EXPECT_EQ(w->written(), 11u);
+    EXPECT_EQ(*ReadFileText(p), "old");  // nothing visible before Commit
+  }  // abandoned
+  EXPECT_EQ(*ReadFileText(p), "old");
+  auto w = AtomicFileWriter::Create(p, 0600);
+  ASSERT_TRUE(w);
+  ASSERT_TRUE(w->Write(AsBytes("new ")));
+  ASSERT_TRUE(w->Write(AsBytes("content")));
+  ASSERT_TRUE(w->Commit());
+  EXPECT_EQ(*ReadFileText(p), "new content");
+  auto late = w->Write(AsBytes("x"));
+  ASSERT_FALSE(late);
+  EXPECT_EQ(late.error().code(), ErrorCode::kFailedPrecondition);
+  int n = 0;
+  for (auto& e : std::filesystem::directory_iterator(dir_)) (void)e, ++n;
+  EXPECT_EQ(n, 1);
+}
+
 TEST_F(FileTest, ReadRefusesMissingAndOversized) {
   auto missing = ReadFileBytes(dir_ / "nope");
   ASSERT_FALSE(missing);

@@ -76,6 +76,48 @@ TEST_F(SealedFileTest, RoundTripsAtChunkBoundaries) {
   EXPECT_EQ(files, 1);
 }
 
+// The streaming writer: pieces of any size make the same file format (it opens to the same
+// plaintext, same size); a wrong total is refused at Write or Commit and leaves the old file.
+TEST_F(SealedFileTest, WriterInPiecesMatchesOneShotAndRefusesWrongTotals) {
+  for (std::size_t size : {std::size_t{0}, kMiB - 1, kMiB, 3 * kMiB + 5}) {
+    SCOPED_TRACE("size " + std::to_string(size));
+    Bytes pt = RandomBytes(size);
+    std::string path = Path("pieces.sealed");
+    auto w = SealedFileWriter::Create(key_, AsBytes("ckpt"), size, path);
+    ASSERT_TRUE(w) << w.error().ToString();
+    std::size_t off = 0, piece = 1;
+    while (off < size) {
+      std::size_t take = std::min(piece, size - off);
+      ASSERT_TRUE(w->Write(ByteSpan(pt.data() + off, take)));
+      off += take;
+      piece = piece * 7 + 3;  // 1, 10, 73, ... crosses chunk boundaries at odd places
+    }
+    ASSERT_TRUE(w->Commit());
+    std::uint64_t chunks = size == 0 ? 1 : (size + kMiB - 1) / kMiB;
+    EXPECT_EQ(std::filesystem::file_size(path), 40 + size + 17 * chunks);
+    auto back = OpenSealedFile(key_, AsBytes("ckpt"), path, size);
+    ASSERT_TRUE(back) << back.error().ToString();
+    EXPECT_EQ(*back, pt);
+  }
+  const std::string path = Path("pieces.sealed");
+  const Bytes before = ReadRaw(path);
+  {
+    auto w = SealedFileWriter::Create(key_, AsBytes("ckpt"), 10, path);
+    ASSERT_TRUE(w);
+    ASSERT_TRUE(w->Write(RandomBytes(4)));
+    auto too_many = w->Write(RandomBytes(7));
+    ASSERT_FALSE(too_many);
+    EXPECT_EQ(too_many.error().code(), ErrorCode::kOutOfRange);
+    auto short_commit = w->Commit();
+    ASSERT_FALSE(short_commit);
+    EXPECT_EQ(short_commit.error().code(), ErrorCode::kFailedPrecondition);
+  }
+  EXPECT_EQ(ReadRaw(path), before);  // untouched, and no temporary left behind
+  int files = 0;
+  for (auto& e : std::filesystem::directory_iterator(dir_)) (void)e, ++files;
+  EXPECT_EQ(files, 1);
+}
+
 TEST_F(SealedFileTest, WrongKeyOrContextIsUnauthenticated) {
   std::string path = Path("a.sealed");
   Bytes pt = RandomBytes(3000);

@@ -68,6 +68,28 @@ TEST(TorchFileTest, Crc32KnownAnswer) {
   EXPECT_EQ(Crc32(AsBytes("")), 0u);
 }
 
+// The slicing-by-8 loop against the bit-at-a-time definition, for every length around the
+// 8-byte blocks and every alignment of the start.
+TEST(TorchFileTest, Crc32MatchesBitwiseDefinitionForAllLengthsAndOffsets) {
+  auto bitwise = [](ByteSpan d) {
+    std::uint32_t c = 0xFFFFFFFFu;
+    for (std::uint8_t b : d) {
+      c ^= b;
+      for (int k = 0; k < 8; ++k) c = (c & 1) ? 0xEDB88320u ^ (c >> 1) : c >> 1;
+    }
+    return c ^ 0xFFFFFFFFu;
+  };
+  Bytes data(300);
+  for (std::size_t i = 0; i < data.size(); ++i) data[i] = static_cast<std::uint8_t>(i * 131 + 7);
+  for (std::size_t start = 0; start < 8; ++start) {
+    for (std::size_t len = 0; len + start <= 40; ++len) {
+      ByteSpan d(data.data() + start, len);
+      ASSERT_EQ(Crc32(d), bitwise(d)) << "start " << start << " length " << len;
+    }
+  }
+  EXPECT_EQ(Crc32(data), bitwise(data));
+}
+
 TEST(TorchFileTest, ArchiveHasTorchSaveRecordsAlignedWithCorrectCrcs) {
   ModelSpec spec{"mlp", {{"fc1.weight", {2, 3}}, {"fc1.bias", {2}}, {"big", {300}}}};
   std::vector<float> values(spec.num_params());
