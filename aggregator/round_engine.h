@@ -11,9 +11,10 @@
 //     too few commits: signed failed-quorum result; retry or stop, as configured
 //   kEvaluating --evaluation reports in, or eval_timeout--> kDone
 //
-// Memory: one global model, one sealed copy for downloads, the double running sum, and
-// max_concurrent_uploads staging buffers (streaming strategies); robust strategies hold every
-// update of the round. Flat in the number of participants for streaming strategies.
+// Memory: one sealed copy of the global model for downloads, the double running sum, and
+// max_concurrent_uploads staging buffers (streaming strategies); the plain model is parked in
+// its sealed copy while a float32 round collects and opened back at Finalize. Robust strategies
+// hold every update of the round. Flat in the number of participants for streaming strategies.
 //
 // Thread safety: none; one thread drives an engine.
 #pragma once
@@ -191,6 +192,9 @@ class RoundEngine {
   void GrantSlots();
   void ReleaseUpload(const std::string& participant);
   void ReturnStaging(std::vector<float> buffer);
+  bool CanParkModel() const;
+  void ParkModel();
+  Status UnparkModel();
   void RejectTo(const std::string& participant, std::uint64_t round, const Rejection& rejection);
   void Finalize();
   Status FinalizeCompleted(protocol::RoundResult& result);
@@ -227,6 +231,9 @@ class RoundEngine {
   Clock::TimePoint eval_deadline_{};
   std::set<std::string> eval_pending_;
   std::vector<std::vector<float>> staging_pool_;  // free staging buffers
+  std::size_t slots_ = 0;                           // the pool's capacity
+  std::size_t num_params_ = 0;
+  bool model_parked_ = false;  // state_.model is empty; sealed_ holds it (while collecting)
   std::map<std::string, protocol::FeatureStats> feature_stats_;  // until frozen
   Counters counters_;
   std::unique_ptr<AnalyticsJob> analytics_;

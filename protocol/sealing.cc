@@ -207,7 +207,8 @@ Status LargeBuffer::Allocate(std::size_t size) {
 }
 
 Result<std::shared_ptr<const SealedModel>> SealedModel::Seal(std::uint64_t version, std::span<const float> params,
-                                                             Encoding encoding, std::uint32_t chunk_bytes) {
+                                                             Encoding encoding, std::uint32_t chunk_bytes,
+                                                             std::shared_ptr<const SealedModel> recycle) {
   std::shared_ptr<SealedModel> m(new SealedModel());
   m->version_ = version;
   m->num_params_ = params.size();
@@ -221,8 +222,15 @@ Result<std::shared_ptr<const SealedModel>> SealedModel::Seal(std::uint64_t versi
   CAIRN_ASSIGN_OR_RETURN(crypto::Aead aead, crypto::Aead::Create(crypto::AeadAlgorithm::kAes256Gcm, m->key_.span()));
   const ChunkLayout& l = m->layout_;
   std::size_t stride = std::size_t(l.chunk_bytes) + crypto::kAeadTagBytes;
-  CAIRN_RETURN_IF_ERROR(m->ciphertext_.Allocate(std::size_t(l.chunks - 1) * stride + l.size(l.chunks - 1) +
-                                                crypto::kAeadTagBytes));
+  const std::size_t bytes = std::size_t(l.chunks - 1) * stride + l.size(l.chunks - 1) + crypto::kAeadTagBytes;
+  if (recycle && recycle.use_count() == 1 && recycle->ciphertext_.size() == bytes) {
+    // Sole owner: the old copy is about to be destroyed; its ciphertext buffer is overwritten
+    // below (the object was created non-const in this function, so the cast is sound).
+    m->ciphertext_ = std::move(const_cast<SealedModel&>(*recycle).ciphertext_);
+  } else {
+    CAIRN_RETURN_IF_ERROR(m->ciphertext_.Allocate(bytes));
+  }
+  recycle.reset();
   // One pass, chunk by chunk while it is in cache: hash the values participants will receive,
   // encode them into the buffer, seal in place. (The hash names the values after the 16-bit
   // round trip when the transport is 16-bit.)
@@ -260,6 +268,27 @@ ModelDownload SealedModel::Download() const {
   d.chunk_bytes = layout_.chunk_bytes;
   d.encoding = encoding_;
   return d;
+}
+
+Status SealedModel::OpenInto(std::span<float> out) const {
+  if (encoding_ != Encoding::kFloat32) {
+    return Fail(ErrorCode::kFailedPrecondition, "only a float32 sealed model opens back to its exact values");
+  }
+  if (out.size() != num_params_) {
+    return Fail(ErrorCode::kInvalidArgument, "the sealed model has " + std::to_string(num_params_) +
+                                                 " values; the output holds " + std::to_string(out.size()));
+  }
+  CAIRN_ASSIGN_OR_RETURN(crypto::Aead aead, crypto::Aead::Create(crypto::AeadAlgorithm::kAes256Gcm, key_.span()));
+  auto* base = reinterpret_cast<std::uint8_t*>(out.data());
+  for (std::uint32_t i = 0; i < layout_.chunks; ++i) {
+    auto nonce = ModelChunkNonce(nonce_prefix_, i);
+    auto aad = ModelChunkAad(version_, i, i + 1 == layout_.chunks);
+    if (!aead.Open(nonce, aad, chunk(i), MutableByteSpan(base + layout_.offset(i), layout_.size(i)))) {
+      return Fail(ErrorCode::kUnauthenticated, "sealed model chunk " + std::to_string(i) + " of version " +
+                                                   std::to_string(version_) + " does not decrypt");
+    }
+  }
+  return Ok();
 }
 
 ByteSpan SealedModel::chunk(std::uint32_t index) const {

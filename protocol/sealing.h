@@ -88,10 +88,18 @@ class LargeBuffer {
 // Immutable after creation; shared (zero-copy frames keep it alive) and thread-compatible.
 class SealedModel {
  public:
+  // `recycle`: the previous version; when nothing else holds it any more (its downloads are
+  // done) and its buffer has the size needed, the new copy is sealed into that buffer instead of
+  // a fresh allocation (40 MB of page faults and zeroing per round). `recycle` is reset either
+  // way.
   static Result<std::shared_ptr<const SealedModel>> Seal(std::uint64_t version, std::span<const float> params,
-                                                         Encoding encoding, std::uint32_t chunk_bytes);
+                                                         Encoding encoding, std::uint32_t chunk_bytes,
+                                                         std::shared_ptr<const SealedModel> recycle = nullptr);
   // The handle a participant needs (carries the key: send only on the control channel).
   ModelDownload Download() const;
+  // Opens every chunk back into `out` (num_params floats), authenticated; the enclave's way back
+  // to the plain values. float32 transport only (a 16-bit copy is rounded).
+  Status OpenInto(std::span<float> out) const;
   ByteSpan chunk(std::uint32_t index) const;  // ciphertext ‖ tag
   std::uint32_t chunks() const { return layout_.chunks; }
   std::uint64_t version() const { return version_; }

@@ -28,6 +28,56 @@ TEST(Sealing, ModelDownloadRoundTripsAcrossChunks) {
   EXPECT_EQ(*out, params);
 }
 
+// The aggregator parks its plain model in the sealed copy while a round collects and opens it
+// back at Finalize: exact values, only for float32, and the output must have the right size.
+TEST(Sealing, OpenIntoRestoresExactFloat32Values) {
+  ASSERT_TRUE(crypto::Init());
+  auto params = Ramp(10'001);
+  auto sealed = SealedModel::Seal(4, params, Encoding::kFloat32, 4096);
+  ASSERT_TRUE(sealed);
+  std::vector<float> back(params.size(), -1.0f);
+  ASSERT_TRUE((*sealed)->OpenInto(back));
+  EXPECT_EQ(back, params);
+  std::vector<float> wrong(params.size() - 1);
+  auto size_error = (*sealed)->OpenInto(wrong);
+  ASSERT_FALSE(size_error);
+  EXPECT_EQ(size_error.error().code(), ErrorCode::kInvalidArgument);
+  auto half = SealedModel::Seal(4, params, Encoding::kBFloat16, 4096);
+  ASSERT_TRUE(half);
+  auto rounded = (*half)->OpenInto(back);
+  ASSERT_FALSE(rounded);
+  EXPECT_EQ(rounded.error().code(), ErrorCode::kFailedPrecondition);
+}
+
+// Sealing the next version into the previous one's buffer (sole owner only): the new copy is
+// complete and correct, and a copy someone still holds (a download in flight) is left intact.
+TEST(Sealing, RecyclesThePreviousBufferOnlyWhenNobodyHoldsIt) {
+  ASSERT_TRUE(crypto::Init());
+  auto v1 = Ramp(9000);
+  auto v2 = v1;
+  for (auto& x : v2) x += 1.0f;
+  auto first = SealedModel::Seal(1, v1, Encoding::kFloat32, 4096);
+  ASSERT_TRUE(first);
+  std::shared_ptr<const SealedModel> held = *first;  // a download still holds version 1
+  auto second = SealedModel::Seal(2, v2, Encoding::kFloat32, 4096, std::move(*first));
+  ASSERT_TRUE(second);
+  std::vector<float> out(v1.size());
+  ASSERT_TRUE(held->OpenInto(out));
+  EXPECT_EQ(out, v1) << "a held copy was overwritten";
+  const std::uint8_t* storage = (*second)->chunk(0).data();
+  auto third = SealedModel::Seal(3, v1, Encoding::kFloat32, 4096, std::move(*second));
+  ASSERT_TRUE(third);
+  EXPECT_EQ((*third)->chunk(0).data(), storage) << "the sole owner's buffer was not reused";
+  ASSERT_TRUE((*third)->OpenInto(out));
+  EXPECT_EQ(out, v1);
+  auto rx = ModelReceiver::Create((*third)->Download());
+  ASSERT_TRUE(rx);
+  for (std::uint32_t i = 0; i < (*third)->chunks(); ++i) ASSERT_TRUE(rx->Add(i, (*third)->chunk(i)));
+  auto received = rx->Finish();
+  ASSERT_TRUE(received) << received.error().ToString();
+  EXPECT_EQ(*received, v1);
+}
+
 TEST(Sealing, TamperedOrMisplacedChunksFail) {
   ASSERT_TRUE(crypto::Init());
   auto params = Ramp(5000);
