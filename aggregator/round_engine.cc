@@ -11,6 +11,7 @@
 #include "aggregator/strategy/vector_math.h"
 #include "common/dp/clipping.h"
 #include "common/core/log.h"
+#include "common/metrics/http_server.h"
 #include "protocol/analytics_message.h"
 #include "protocol/masking_config.h"
 #include "protocol/round_result.h"
@@ -123,9 +124,10 @@ Status RoundEngine::Init() {
   for (const auto& r : fed.roster) participants_[r.id];
   CAIRN_RETURN_IF_ERROR(SealCurrentModel());
   if ((!fed.runs_training() || state_.completed_rounds >= fed.rounds) && !AnalyticsPending()) {
-    phase_ = Phase::kDone;
+    SetPhase(Phase::kDone);
     outcome_ = Ok();
   }
+  ReportHealth();
   return Ok();
 }
 
@@ -201,6 +203,20 @@ std::shared_ptr<const protocol::SealedModel> RoundEngine::SealedModelFor(std::ui
 }
 
 void RoundEngine::RequestStop() { stop_requested_ = true; }
+
+// /healthz follows the engine where the engine changes (the phase, a published result), not a
+// loop iteration later: a participant that has verified round k's result never reads an older
+// round there.
+void RoundEngine::SetPhase(Phase phase) {
+  phase_ = phase;
+  ReportHealth();
+}
+
+void RoundEngine::ReportHealth() const {
+  if (options_.metrics && options_.metrics->health) {
+    options_.metrics->health->Set(state_.next_round, PhaseName(phase_), /*ok=*/!(done() && !outcome_));
+  }
+}
 
 // ---------------------------------------------------------------------------------------------
 // Control plane
@@ -742,7 +758,7 @@ void RoundEngine::StartRound() {
   round_->started = clock_.Now();
   round_->deadline = round_->started + Seconds(fed.round_timeout_s);
   round_->cohort = std::move(*cohort);
-  phase_ = Phase::kCollecting;
+  SetPhase(Phase::kCollecting);
   quorum_since_.reset();
   ParkModel();
 
@@ -892,7 +908,7 @@ void RoundEngine::Finalize() {
   } else if (stop_requested_) {
     Finish(Fail(ErrorCode::kAborted, "stopped on request"));
   } else {
-    phase_ = Phase::kWaitingForCohort;
+    SetPhase(Phase::kWaitingForCohort);
     MaybeStartRound();
   }
 }
@@ -952,6 +968,7 @@ void RoundEngine::PublishResult(protocol::RoundResult result, bool with_model) {
   state_.head_round = result.round;
   state_.head_hash.assign(hash.begin(), hash.end());
   state_.head_result = protocol::ResultToJson(result);
+  ReportHealth();
   if (options_.metrics) {
     options_.metrics->rounds_total->Increment(protocol::RoundStatusName(result.status));
     options_.metrics->epsilon_spent->Set(result.epsilon_spent);
@@ -988,13 +1005,14 @@ void RoundEngine::Finish(Status outcome) {
     }
     if (!eval_pending_.empty()) {
       pending_outcome_ = std::move(outcome);
-      phase_ = Phase::kEvaluating;
+      SetPhase(Phase::kEvaluating);
       eval_deadline_ = clock_.Now() + Seconds(options_.federation.eval_timeout_s);
       return;
     }
   }
-  phase_ = Phase::kDone;
+  SetPhase(Phase::kDone);
   outcome_ = std::move(outcome);
+  ReportHealth();  // now with the outcome
   protocol::Goodbye bye{outcome_ ? "the federation has finished" : outcome_.error().message()};
   for (const auto& [id, p] : participants_) {
     if (p.connected) outbox_.Send(id, bye);

@@ -192,6 +192,8 @@ class RoundEngine {
   void GrantSlots();
   void ReleaseUpload(const std::string& participant);
   void ReturnStaging(std::vector<float> buffer);
+  void SetPhase(Phase phase);
+  void ReportHealth() const;
   bool CanParkModel() const;
   void ParkModel();
   Status UnparkModel();

@@ -38,7 +38,7 @@ void RoundEngine::StartAnalytics() {
   }
   analytics_ = std::make_unique<AnalyticsJob>(state_.next_round, options_.federation.queries, cohort);
   analytics_deadline_ = clock_.Now() + Seconds(options_.federation.round_timeout_s);
-  phase_ = Phase::kAnalytics;
+  SetPhase(Phase::kAnalytics);
   quorum_since_.reset();
   log::Info("analytics_started", {{"round", analytics_->job()}, {"queries", options_.federation.queries.size()},
                                   {"cohort", cohort.size()}});
@@ -120,7 +120,7 @@ void RoundEngine::FinalizeAnalytics() {
   } else if (stop_requested_) {
     Finish(Fail(ErrorCode::kAborted, "stopped on request"));
   } else {
-    phase_ = Phase::kWaitingForCohort;
+    SetPhase(Phase::kWaitingForCohort);
     MaybeStartRound();
   }
 }

@@ -84,10 +84,10 @@ Status Serve(const RunArgs& args, const std::atomic<int>& stop_signals, std::ost
   }
   ProgressLine progress = ProgressLine::ForStderr(clock);
 
+  agg_metrics.health = &health;  // the engine updates /healthz where its round and phase change
   AppOptions ao;
   ao.metrics = &agg_metrics;
   ao.after_events = [&](const RoundEngine& e) {
-    health.Set(e.state().next_round, PhaseName(e.phase()), /*ok=*/!(e.done() && !e.outcome()));
     // "round 3/20": the third of the rounds to complete (failed rounds use round ids too).
     bool running = e.phase() == RoundEngine::Phase::kWaitingForCohort || e.phase() == RoundEngine::Phase::kCollecting;
     RoundProgress rp;

@@ -14,6 +14,8 @@
 
 namespace cairn::metrics {
 
+class HealthState;  // http_server.h
+
 struct AggregatorMetricsOptions {
   // Every value cairn_rounds_total{status} may take: protocol::RoundStatusName of each status.
   std::vector<std::string> round_statuses;
@@ -38,6 +40,9 @@ struct AggregatorMetrics {
   Gauge* model_version = nullptr;                  // cairn_model_version: version of the global model
   Counter* chunks_dropped_total = nullptr;         // cairn_chunks_dropped_total: data-plane chunks dropped
   Gauge* current_round = nullptr;                  // cairn_current_round: the round in progress or next
+  // /healthz (optional, not a registry metric): the engine sets round and phase where they
+  // change and when it publishes a result, so the endpoint never trails what participants see.
+  HealthState* health = nullptr;
 
   // Registers the metrics above in `registry`. Errors: a status or reason that is not a valid
   // label value, or names already registered.
