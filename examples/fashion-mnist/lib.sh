@@ -65,6 +65,29 @@ fm_setup() {
     "$bin/cairn-aggregator" sim-keygen --out "$work/sim-platform.key" > "$work/sim-platform.pub"
 }
 
+# fm_start PARTICIPANTS CHANNELS LOCAL_EPOCHS LR BATCH: the start run.sh and run-poisoning.sh share
+# once their options are parsed. Sets FM_MODEL_CHANNELS, FM_LOCAL_EPOCHS, FM_LR, FM_BATCH and
+# FM_MOMENTUM (0); makes the caller's folders `work` and `data_dir` (created when missing) and
+# `bin_dir` absolute; sets `started` (seconds since the epoch) and `load_before` (the load
+# averages) for the caller's report; and prepares WORK for PARTICIPANTS participants (fm_setup).
+fm_start() {
+  local n=$1
+  FM_MODEL_CHANNELS=$2
+  FM_LOCAL_EPOCHS=$3
+  FM_LR=$4
+  FM_BATCH=$5
+  FM_MOMENTUM=0
+  mkdir -p "$work" "$data_dir"
+  work=$(cd "$work" && pwd)
+  data_dir=$(cd "$data_dir" && pwd)
+  bin_dir=$(cd "$bin_dir" && pwd) || fm_die "no folder $bin_dir: build first"
+  # shellcheck disable=SC2034 # read by the caller
+  started=$(date +%s)
+  # shellcheck disable=SC2034 # read by the caller
+  load_before=$(cut -d' ' -f1-3 /proc/loadavg)
+  fm_setup "$work" "$bin_dir" "$data_dir" "$n"
+}
+
 # fm_configure RUN WORK DATA_DIR ID SPLIT PARTICIPANTS ROUNDS STRATEGY [KEY=VALUE ...]
 # SPLIT is iid, dirichlet or pooled (PARTICIPANTS = 1, evaluated on all 10,000 test images).
 # Writes a fresh RUN folder; each participant K evaluates on test slice K (1,000 images), so the
