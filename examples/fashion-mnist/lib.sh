@@ -16,6 +16,10 @@
 #   RUN/report.jsonl   `cairn-aggregator report --json` (one line per round)
 #   RUN/seconds        wall-clock seconds of the run (aggregator start to exit)
 
+# aggregator_start: the aggregator's start and its "ready" line, shared with the other examples.
+# shellcheck source=SCRIPTDIR/../lib/aggregator.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../lib/aggregator.sh"
+
 # Settings (the caller may change them before fm_configure):
 FM_MODEL_CHANNELS=${FM_MODEL_CHANNELS:-"16, 32"}  # the built-in CNN's two convolutions
 FM_LOCAL_EPOCHS=${FM_LOCAL_EPOCHS:-1}
@@ -187,17 +191,10 @@ fm_run() {
     cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; }
     trap cleanup EXIT
     start=$(date +%s)
-    mkfifo aggregator.out
-    "$bin/cairn-aggregator" run --config federation.toml --attestation sim > aggregator.out 2> aggregator.log &
-    pids+=("$!")
-    exec 3< aggregator.out
-    if ! read -r -t 120 ready <&3; then
-      echo "fashion-mnist: the aggregator of $run did not become ready; its log:" >&2
-      tail -n 20 aggregator.log >&2
+    aggregator_start "fashion-mnist: $run" "$bin/cairn-aggregator" run --config federation.toml --attestation sim ||
       exit 1
-    fi
-    cat <&3 > aggregator.stdout &
-    endpoint=$(printf '%s\n' "$ready" | sed -n 's/.*attestation=\([^ ]*\).*/\1/p')
+    pids+=("$AGGREGATOR_PID")
+    endpoint=$AGGREGATOR_ENDPOINT
     for k in $(seq 1 "$n"); do
       extra=()
       case " $attackers " in *" $k "*) extra=(--attack "$attack") ;; esac
