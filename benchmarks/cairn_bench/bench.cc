@@ -1,12 +1,7 @@
 #include "benchmarks/cairn_bench/bench.h"
 
-#include <fcntl.h>
-#include <poll.h>
-#include <signal.h>
-#include <spawn.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -28,13 +23,12 @@
 #include "common/core/clock.h"
 #include "common/core/log.h"
 #include "common/crypto/crypto.h"
+#include "common/process/subprocess.h"
 #include "participant/client.h"
 #include "participant/keys.h"
 #include "participant/synthetic_workload.h"
 #include "protocol/federation_config.h"
 #include "protocol/sealing.h"
-
-extern char** environ;
 
 namespace cairn::bench {
 namespace {
@@ -115,95 +109,6 @@ double SelfCpuSeconds() {
 CpuSplit Minus(const CpuSplit& a, const CpuSplit& b) {
   return CpuSplit{a.loop_s - b.loop_s, a.zmq_io_s - b.zmq_io_s, a.other_s - b.other_s};
 }
-
-// ---------------------------------------------------------------------------------------------
-// The aggregator as a child process.
-
-class ChildAggregator {
- public:
-  ~ChildAggregator() {
-    if (pid_ > 0 && !exited_) {
-      ::kill(pid_, SIGKILL);
-      int st = 0;
-      ::waitpid(pid_, &st, 0);
-    }
-    if (stdout_fd_ >= 0) ::close(stdout_fd_);
-  }
-
-  Status Start(const std::vector<std::string>& argv, const std::filesystem::path& stderr_file) {
-    int pipefd[2];
-    if (::pipe2(pipefd, O_CLOEXEC) != 0) return Fail(ErrorCode::kInternal, "pipe2 failed");
-    posix_spawn_file_actions_t fa;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_adddup2(&fa, pipefd[1], 1);
-    posix_spawn_file_actions_addopen(&fa, 2, stderr_file.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    std::vector<char*> args;
-    for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-    args.push_back(nullptr);
-    pid_t pid = -1;
-    int rc = posix_spawn(&pid, args[0], &fa, nullptr, args.data(), environ);
-    posix_spawn_file_actions_destroy(&fa);
-    ::close(pipefd[1]);
-    if (rc != 0) {
-      ::close(pipefd[0]);
-      return Fail(ErrorCode::kNotFound, "cannot start " + argv[0] + ": " + std::strerror(rc));
-    }
-    pid_ = pid;
-    stdout_fd_ = pipefd[0];
-    return Ok();
-  }
-
-  // Reads stdout until a line starting with `prefix`; nullopt at EOF or after `timeout`.
-  std::optional<std::string> WaitForLine(const std::string& prefix, std::chrono::milliseconds timeout) {
-    auto deadline = SteadyClock::now() + timeout;
-    while (true) {
-      std::size_t nl;
-      while ((nl = output_.find('\n', consumed_)) != std::string::npos) {
-        std::string line = output_.substr(consumed_, nl - consumed_);
-        consumed_ = nl + 1;
-        if (line.rfind(prefix, 0) == 0) return line;
-      }
-      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - SteadyClock::now());
-      if (left.count() <= 0 || stdout_fd_ < 0) return std::nullopt;
-      pollfd pfd{stdout_fd_, POLLIN, 0};
-      if (::poll(&pfd, 1, static_cast<int>(left.count())) <= 0) continue;
-      char buf[4096];
-      ssize_t n = ::read(stdout_fd_, buf, sizeof buf);
-      if (n <= 0) {
-        ::close(stdout_fd_);
-        stdout_fd_ = -1;
-        return std::nullopt;
-      }
-      output_.append(buf, static_cast<std::size_t>(n));
-    }
-  }
-
-  // Waits for the exit (reading stdout to EOF first) and returns the exit status; the child's
-  // peak RSS and CPU come from wait4's rusage.
-  std::optional<int> Wait(std::chrono::milliseconds timeout) {
-    (void)WaitForLine("\x01", timeout);
-    if (stdout_fd_ >= 0) return std::nullopt;
-    int st = 0;
-    if (::wait4(pid_, &st, 0, &usage_) != pid_) return std::nullopt;
-    exited_ = true;
-    return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-  }
-
-  void Terminate() {
-    if (pid_ > 0 && !exited_) ::kill(pid_, SIGTERM);
-  }
-
-  int pid() const { return pid_; }
-  std::uint64_t peak_rss_bytes() const { return static_cast<std::uint64_t>(usage_.ru_maxrss) * 1024; }
-
- private:
-  int pid_ = -1;
-  int stdout_fd_ = -1;
-  bool exited_ = false;
-  std::string output_;
-  std::size_t consumed_ = 0;
-  rusage usage_{};
-};
 
 // ---------------------------------------------------------------------------------------------
 // What participants observe.
@@ -418,7 +323,7 @@ Result<BenchReport> RunBench(const BenchOptions& o) {
   Observations obs;
   SystemClock clock;
   std::string attestation_endpoint;
-  std::unique_ptr<ChildAggregator> child;
+  std::optional<process::Subprocess> child;
   std::unique_ptr<aggregator::AggregatorApp> app;
   std::thread aggregator_thread;
   std::atomic<int> aggregator_stop{0};
@@ -427,12 +332,16 @@ Result<BenchReport> RunBench(const BenchOptions& o) {
   if (o.mode == AggregatorMode::kProcess) {
     std::filesystem::path bin = o.aggregator_bin;
     if (bin.empty()) bin = std::filesystem::read_symlink("/proc/self/exe", ec).parent_path() / "cairn-aggregator";
-    child = std::make_unique<ChildAggregator>();
-    std::vector<std::string> argv = {bin.string(), "run", "--config", (dir / "federation.toml").string(),
-                                     "--attestation", "sim", "--log-level", "debug",
-                                     "--sealing", o.checkpoint ? "sim" : "none"};
+    process::SubprocessOptions po;
+    po.args = {bin.string(), "run", "--config", (dir / "federation.toml").string(),
+               "--attestation", "sim", "--log-level", "debug",
+               "--sealing", o.checkpoint ? "sim" : "none"};
     report.aggregator_log = (dir / "aggregator.log").string();
-    CAIRN_RETURN_IF_ERROR(child->Start(argv, report.aggregator_log));
+    po.stderr_file = report.aggregator_log;
+    // In this process's group: a Ctrl-C at the terminal stops the aggregator too.
+    po.new_process_group = false;
+    CAIRN_ASSIGN_OR_RETURN(auto spawned, process::Subprocess::Spawn(po));
+    child.emplace(std::move(spawned));
     auto ready = child->WaitForLine("cairn-aggregator: ready", std::chrono::seconds(120));
     if (!ready) {
       return Fail(ErrorCode::kUnavailable, "the aggregator did not become ready; its log (" + report.aggregator_log +
@@ -470,11 +379,11 @@ Result<BenchReport> RunBench(const BenchOptions& o) {
   }
   // Both modes: make sure the child or the thread does not outlive an early return.
   struct StopAggregator {
-    std::unique_ptr<ChildAggregator>& child;
+    std::optional<process::Subprocess>& child;
     std::thread& thread;
     std::atomic<int>& stop;
     ~StopAggregator() {
-      if (child) child->Terminate();
+      if (child) child->Kill(SIGTERM);
       stop = 2;
       if (thread.joinable()) thread.join();
     }

@@ -16,6 +16,10 @@
 #   RUN/report.jsonl   `cairn-aggregator report --json` (one line per round)
 #   RUN/seconds        wall-clock seconds of the run (aggregator start to exit)
 
+# aggregator_start: the aggregator's start and its "ready" line, shared with the other examples.
+# shellcheck source=SCRIPTDIR/../lib/aggregator.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../lib/aggregator.sh"
+
 # Settings (the caller may change them before fm_configure):
 FM_MODEL_CHANNELS=${FM_MODEL_CHANNELS:-"16, 32"}  # the built-in CNN's two convolutions
 FM_LOCAL_EPOCHS=${FM_LOCAL_EPOCHS:-1}
@@ -63,6 +67,29 @@ fm_setup() {
   done
   [ -s "$work/sim-platform.key" ] ||
     "$bin/cairn-aggregator" sim-keygen --out "$work/sim-platform.key" > "$work/sim-platform.pub"
+}
+
+# fm_start PARTICIPANTS CHANNELS LOCAL_EPOCHS LR BATCH: the start run.sh and run-poisoning.sh share
+# once their options are parsed. Sets FM_MODEL_CHANNELS, FM_LOCAL_EPOCHS, FM_LR, FM_BATCH and
+# FM_MOMENTUM (0); makes the caller's folders `work` and `data_dir` (created when missing) and
+# `bin_dir` absolute; sets `started` (seconds since the epoch) and `load_before` (the load
+# averages) for the caller's report; and prepares WORK for PARTICIPANTS participants (fm_setup).
+fm_start() {
+  local n=$1
+  FM_MODEL_CHANNELS=$2
+  FM_LOCAL_EPOCHS=$3
+  FM_LR=$4
+  FM_BATCH=$5
+  FM_MOMENTUM=0
+  mkdir -p "$work" "$data_dir"
+  work=$(cd "$work" && pwd)
+  data_dir=$(cd "$data_dir" && pwd)
+  bin_dir=$(cd "$bin_dir" && pwd) || fm_die "no folder $bin_dir: build first"
+  # shellcheck disable=SC2034 # read by the caller
+  started=$(date +%s)
+  # shellcheck disable=SC2034 # read by the caller
+  load_before=$(cut -d' ' -f1-3 /proc/loadavg)
+  fm_setup "$work" "$bin_dir" "$data_dir" "$n"
 }
 
 # fm_configure RUN WORK DATA_DIR ID SPLIT PARTICIPANTS ROUNDS STRATEGY [KEY=VALUE ...]
@@ -164,17 +191,10 @@ fm_run() {
     cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; }
     trap cleanup EXIT
     start=$(date +%s)
-    mkfifo aggregator.out
-    "$bin/cairn-aggregator" run --config federation.toml --attestation sim > aggregator.out 2> aggregator.log &
-    pids+=("$!")
-    exec 3< aggregator.out
-    if ! read -r -t 120 ready <&3; then
-      echo "fashion-mnist: the aggregator of $run did not become ready; its log:" >&2
-      tail -n 20 aggregator.log >&2
+    aggregator_start "fashion-mnist: $run" "$bin/cairn-aggregator" run --config federation.toml --attestation sim ||
       exit 1
-    fi
-    cat <&3 > aggregator.stdout &
-    endpoint=$(printf '%s\n' "$ready" | sed -n 's/.*attestation=\([^ ]*\).*/\1/p')
+    pids+=("$AGGREGATOR_PID")
+    endpoint=$AGGREGATOR_ENDPOINT
     for k in $(seq 1 "$n"); do
       extra=()
       case " $attackers " in *" $k "*) extra=(--attack "$attack") ;; esac

@@ -63,20 +63,8 @@ while [ $# -gt 0 ]; do
     *) echo "run.sh: unknown argument '$1' (try --help)" >&2; exit 2 ;;
   esac
 done
-FM_MODEL_CHANNELS=$channels
-FM_LOCAL_EPOCHS=$epochs
-FM_LR=$lr
-FM_BATCH=$batch
-FM_MOMENTUM=0
 participants=10
-
-mkdir -p "$work" "$data_dir"
-work=$(cd "$work" && pwd)
-data_dir=$(cd "$data_dir" && pwd)
-bin_dir=$(cd "$bin_dir" && pwd) || fm_die "no folder $bin_dir: build first"
-started=$(date +%s)
-load_before=$(cut -d' ' -f1-3 /proc/loadavg)
-fm_setup "$work" "$bin_dir" "$data_dir" "$participants"
+fm_start "$participants" "$channels" "$epochs" "$lr" "$batch"
 
 params_of() {
   case "$1" in

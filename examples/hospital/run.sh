@@ -7,6 +7,7 @@
 #                            [--encoding float32|bfloat16|float16]
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
+source "$root/examples/lib/aggregator.sh"
 bin_dir=$root/build/bin
 work=$root/build/examples/hospital/run
 rounds=20
@@ -31,19 +32,11 @@ pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; }
 trap cleanup EXIT
 
-# The aggregator prints one "ready" line when it serves; a FIFO lets us block on it.
-mkfifo aggregator.out
-"$bin_dir/cairn-aggregator" run --config federation.toml --attestation sim > aggregator.out 2> aggregator.log &
-agg=$!
+# Blocks on the aggregator's "ready" line (examples/lib/aggregator.sh).
+aggregator_start run.sh "$bin_dir/cairn-aggregator" run --config federation.toml --attestation sim || exit 1
+agg=$AGGREGATOR_PID
 pids+=("$agg")
-exec 3< aggregator.out
-if ! read -r -t 120 ready <&3; then
-  echo "run.sh: the aggregator did not become ready; its log:" >&2
-  tail -n 20 aggregator.log >&2
-  exit 1
-fi
-cat <&3 > aggregator.stdout &
-endpoint=$(printf '%s\n' "$ready" | sed -n 's/.*attestation=\([^ ]*\).*/\1/p')
+endpoint=$AGGREGATOR_ENDPOINT
 echo "aggregator ready at $endpoint (sim platform: NOT confidential, development only)"
 
 for n in 1 2 3; do

@@ -1,9 +1,5 @@
 #include "tests/integration/harness.h"
 
-#include <fcntl.h>
-#include <poll.h>
-#include <signal.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -176,92 +172,49 @@ std::future<Status> TestFederation::RunParticipant(int i, participant::Workload&
 std::unique_ptr<Subprocess> Subprocess::Start(const std::vector<std::string>& argv,
                                               const std::filesystem::path& stderr_file,
                                               const std::filesystem::path& cwd) {
-  int pipefd[2];
-  if (::pipe2(pipefd, O_CLOEXEC) != 0) return nullptr;
-  pid_t pid = ::fork();
-  if (pid < 0) return nullptr;
-  if (pid == 0) {
-    ::dup2(pipefd[1], 1);
-    if (stderr_file.empty()) {
-      ::dup2(pipefd[1], 2);
-    } else {
-      int err = ::open(stderr_file.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-      if (err >= 0) ::dup2(err, 2);
-    }
-    if (!cwd.empty() && ::chdir(cwd.c_str()) != 0) ::_exit(126);
-    std::vector<char*> args;
-    for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-    args.push_back(nullptr);
-    ::execv(args[0], args.data());
-    ::_exit(127);
-  }
-  ::close(pipefd[1]);
+  process::SubprocessOptions o;
+  o.args = argv;
+  o.working_dir = cwd;
+  o.stderr_file = stderr_file;
+  o.stderr_to_stdout = stderr_file.empty();
+  o.new_process_group = false;
   auto p = std::unique_ptr<Subprocess>(new Subprocess());
-  p->pid_ = pid;
-  p->stdout_fd_ = pipefd[0];
+  auto spawned = process::Subprocess::Spawn(o);
+  if (spawned) {
+    p->process_.emplace(std::move(*spawned));
+  } else {
+    p->start_error_ = spawned.error().message();
+  }
   return p;
 }
 
-Subprocess::~Subprocess() {
-  if (!status_ && pid_ > 0) {
-    ::kill(pid_, SIGKILL);
-    int st;
-    ::waitpid(pid_, &st, 0);
-  }
-  if (stdout_fd_ >= 0) ::close(stdout_fd_);
-}
-
 std::optional<std::string> Subprocess::WaitForText(const std::string& text, std::chrono::milliseconds timeout) {
-  return WaitFor([&](const std::string& line) { return line.find(text) != std::string::npos; }, timeout);
+  if (!process_) return std::nullopt;
+  auto line = process_->WaitForLineMatching(
+      [&](std::string_view l) { return l.find(text) != std::string_view::npos; }, "a line containing '" + text + "'",
+      timeout);
+  return line ? std::optional<std::string>(std::move(*line)) : std::nullopt;
 }
 
 std::optional<std::string> Subprocess::WaitForLine(const std::string& prefix, std::chrono::milliseconds timeout) {
-  return WaitFor([&](const std::string& line) { return line.rfind(prefix, 0) == 0; }, timeout);
+  if (!process_) return std::nullopt;
+  auto line = process_->WaitForLine(prefix, timeout);
+  return line ? std::optional<std::string>(std::move(*line)) : std::nullopt;
 }
-
-std::optional<std::string> Subprocess::WaitFor(const std::function<bool(const std::string&)>& match,
-                                               std::chrono::milliseconds timeout) {
-  auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (true) {
-    // Complete lines not yet consumed.
-    std::size_t nl;
-    while ((nl = output_.find('\n', consumed_)) != std::string::npos) {
-      std::string line = output_.substr(consumed_, nl - consumed_);
-      consumed_ = nl + 1;
-      if (match(line)) return line;
-    }
-    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
-    if (left.count() <= 0 || stdout_fd_ < 0) return std::nullopt;
-    pollfd pfd{stdout_fd_, POLLIN, 0};
-    int r = ::poll(&pfd, 1, static_cast<int>(left.count()));
-    if (r <= 0) continue;
-    char buf[4096];
-    ssize_t n = ::read(stdout_fd_, buf, sizeof buf);
-    if (n <= 0) {
-      ::close(stdout_fd_);
-      stdout_fd_ = -1;
-      return std::nullopt;
-    }
-    output_.append(buf, static_cast<std::size_t>(n));
-  }
-}
-
-void Subprocess::DrainOutput(std::chrono::milliseconds timeout) { (void)WaitForLine("\x01never", timeout); }
 
 std::optional<int> Subprocess::Wait(std::chrono::milliseconds timeout) {
-  if (status_) return status_;
-  // Reading stdout to EOF is the wait: the child's end of the pipe closes when it exits.
-  DrainOutput(timeout);
-  if (stdout_fd_ >= 0) return std::nullopt;  // still running at the timeout
-  int st = 0;
-  if (::waitpid(pid_, &st, 0) != pid_) return std::nullopt;
-  status_ = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-  return status_;
+  if (!process_) return 127;  // as a shell reports a command it cannot run
+  auto code = process_->Wait(timeout);
+  return code ? std::optional<int>(*code) : std::nullopt;
 }
 
 void Subprocess::Kill(int signal) {
-  if (pid_ > 0 && !status_) ::kill(pid_, signal);
+  if (process_) process_->Kill(signal);
 }
+
+int Subprocess::pid() const { return process_ ? process_->pid() : -1; }
+
+std::string Subprocess::output() const { return process_ ? process_->StdoutText() : start_error_ + "\n"; }
 
 }  // namespace cairn::testing
 

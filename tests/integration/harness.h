@@ -17,6 +17,7 @@
 
 #include "aggregator/app.h"
 #include "common/core/clock.h"
+#include "common/process/subprocess.h"
 #include "participant/client.h"
 #include "participant/workload.h"
 #include "protocol/sealing.h"
@@ -81,7 +82,10 @@ class TestFederation {
   std::string attestation_endpoint_;
 };
 
-// A child process with its stdout on a pipe (stderr to a file).
+// A child process for these tests: process::Subprocess (common/process/subprocess.h, which
+// spawns, reads stdout lines and waits) in the calling convention the tests here use: Start never
+// fails (a program that cannot be started behaves as one that exits with 127 and prints why),
+// waits return nullopt on timeout or end of output, the child stays in the test's process group.
 class Subprocess {
  public:
   // stderr goes to `stderr_file`, or, when it is empty, into the stdout pipe (log lines can then
@@ -89,7 +93,6 @@ class Subprocess {
   static std::unique_ptr<Subprocess> Start(const std::vector<std::string>& argv,
                                            const std::filesystem::path& stderr_file,
                                            const std::filesystem::path& cwd = {});
-  ~Subprocess();
   // Reads stdout until a line starting with `prefix` (returned) or the timeout / EOF (nullopt).
   std::optional<std::string> WaitForLine(const std::string& prefix, std::chrono::milliseconds timeout);
   // Reads until a line containing `text` (returned) or the timeout / EOF (nullopt).
@@ -97,19 +100,14 @@ class Subprocess {
   // Waits for exit; returns the exit status (128+signal when killed), nullopt on timeout.
   std::optional<int> Wait(std::chrono::milliseconds timeout);
   void Kill(int signal);
-  int pid() const { return pid_; }
-  // Everything read from stdout so far (including lines read by WaitForLine).
-  const std::string& output() const { return output_; }
-  void DrainOutput(std::chrono::milliseconds timeout);
+  int pid() const;
+  // The stdout lines read so far, each with its newline (including lines read by WaitForLine;
+  // all of them once Wait returned the exit status).
+  std::string output() const;
 
  private:
-  std::optional<std::string> WaitFor(const std::function<bool(const std::string&)>& match,
-                                     std::chrono::milliseconds timeout);
-  int pid_ = -1;
-  int stdout_fd_ = -1;
-  std::string output_;
-  std::size_t consumed_ = 0;
-  std::optional<int> status_;
+  std::optional<process::Subprocess> process_;
+  std::string start_error_;  // why the program could not be started (then process_ is empty)
 };
 
 std::string ReadFile(const std::filesystem::path& path);

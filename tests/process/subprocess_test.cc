@@ -1,5 +1,5 @@
-// tests/support/process.h: the Subprocess helper the multi-process tests rely on.
-#include "tests/support/process.h"
+// common/process/subprocess.h: the Subprocess helper the multi-process tests and cairn-bench rely on.
+#include "common/process/subprocess.h"
 
 #include <gtest/gtest.h>
 #include <unistd.h>
@@ -8,7 +8,7 @@
 #include <fstream>
 #include <sstream>
 
-namespace cairn::testing_support {
+namespace cairn::process {
 namespace {
 
 using std::chrono::milliseconds;
@@ -45,6 +45,15 @@ TEST(Subprocess, LinesAreMatchedInOrderOnce) {
   ASSERT_FALSE(none);
   EXPECT_EQ(none.error().code(), ErrorCode::kUnavailable);
   EXPECT_NE(none.error().message().find("r 2"), std::string::npos) << "names the last lines";
+}
+
+TEST(Subprocess, PeakRssIsKnownOnceReaped) {
+  auto p = Subprocess::Spawn(Sh("exit 0"));
+  ASSERT_TRUE(p);
+  EXPECT_FALSE(p->peak_rss_bytes());
+  ASSERT_EQ(*p->Wait(seconds(30)), 0);
+  ASSERT_TRUE(p->peak_rss_bytes());
+  EXPECT_GT(*p->peak_rss_bytes(), 0u);
 }
 
 TEST(Subprocess, ExitCodesAndSignals) {
@@ -164,4 +173,4 @@ TEST(Subprocess, DestructorKillsAndMoveTransfersOwnership) {
 }
 
 }  // namespace
-}  // namespace cairn::testing_support
+}  // namespace cairn::process
