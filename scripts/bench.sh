@@ -5,7 +5,8 @@
 #   scripts/bench.sh [--build-dir build] [--quick] [--repeat K] [--only speed|rss|many|encodings]
 #
 #   speed      N=8  P=10M R=5                      median round vs floor (target: <= 1.5 x floor)
-#   rss        N=2, 8, 32  P=10M R=3               aggregator peak RSS (target: <= 4 x model + 64 MiB)
+#   rss        N=2, 8, 32  P=10M R=3, 1 and 2      aggregator peak RSS (target: <= 4 x model + 64 MiB)
+#              upload slots                        (each staging slot holds one model)
 #   many       N=100 P=1M R=3                      every round completes, commits per participant
 #   encodings  N=8  P=10M R=5, bfloat16 / float16  transport encodings against float32
 #
@@ -66,7 +67,9 @@ if want speed; then
   files+=("$out/speed-$stamp.jsonl")
 fi
 if want rss; then
-  for n in 2 8 32; do run "rss-$stamp" --participants "$n" --params "$p10m" --rounds 3; done
+  for slots in 1 2; do
+    for n in 2 8 32; do run "rss-$stamp" --participants "$n" --params "$p10m" --rounds 3 --slots "$slots"; done
+  done
   files+=("$out/rss-$stamp.jsonl")
 fi
 if want many; then

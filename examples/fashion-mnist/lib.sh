@@ -84,7 +84,8 @@ fm_start() {
   mkdir -p "$work" "$data_dir"
   work=$(cd "$work" && pwd)
   data_dir=$(cd "$data_dir" && pwd)
-  bin_dir=$(cd "$bin_dir" && pwd) || fm_die "no folder $bin_dir: build first"
+  [ -d "$bin_dir" ] || fm_die "no folder $bin_dir: build first (cmake --build build)"
+  bin_dir=$(cd "$bin_dir" && pwd)
   # shellcheck disable=SC2034 # read by the caller
   started=$(date +%s)
   # shellcheck disable=SC2034 # read by the caller
