@@ -1,9 +1,11 @@
 #include "participant/client.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstring>
 #include <deque>
+#include <functional>
 #include <nlohmann/json.hpp>
 #include <thread>
 #include <zmq.hpp>
@@ -306,17 +308,21 @@ Result<ParticipantClient::SessionEnd> ParticipantClient::RunSession(const std::a
   std::memcpy(signing_key.data(), s.evidence.signing_key.data(), 32);
   AnalyticsSession analytics(cfg, fed);
 
-  // Downloads a sealed model over the data plane, window by window.
-  auto download = [&](const protocol::ModelDownload& d) -> Result<std::vector<float>> {
+  // Downloads a sealed model over the data plane, window by window, into the cache's storage
+  // (the previous version is no longer needed once a new one is offered): no 40 MB allocation,
+  // page faults or copy per round. The reference stays valid until the next download.
+  auto download = [&](const protocol::ModelDownload& d) -> Result<std::reference_wrapper<const std::vector<float>>> {
     if (d.num_params != workload_.num_params()) {
       return Fail(ErrorCode::kFailedPrecondition, "the aggregator's model has " + std::to_string(d.num_params) +
                                                       " parameters; the local model has " +
                                                       std::to_string(workload_.num_params()));
     }
     if (d.model_version == cached_version_ && d.model_hash == cached_hash_ && !cached_model_.empty()) {
-      return cached_model_;
+      return std::cref(cached_model_);
     }
-    CAIRN_ASSIGN_OR_RETURN(auto rx, protocol::ModelReceiver::Create(d));
+    cached_version_ = 0;  // the cache's storage goes to the receiver: nothing cached until it verifies
+    CAIRN_ASSIGN_OR_RETURN(auto rx, protocol::ModelReceiver::Create(d, std::move(cached_model_)));
+    cached_model_.clear();
     std::uint32_t next = 0;
     int stalls = 0;
     while (!rx.complete()) {
@@ -357,11 +363,10 @@ Result<ParticipantClient::SessionEnd> ParticipantClient::RunSession(const std::a
       stalls = 0;
       next = end;
     }
-    CAIRN_ASSIGN_OR_RETURN(std::vector<float> params, rx.Finish());
+    CAIRN_ASSIGN_OR_RETURN(cached_model_, rx.Finish());
     cached_version_ = d.model_version;
     cached_hash_ = d.model_hash;
-    cached_model_ = params;
-    return params;
+    return std::cref(cached_model_);
   };
 
   // Pairwise masking (participant/masking_session.h): the session of the masked round in
@@ -398,8 +403,12 @@ Result<ParticipantClient::SessionEnd> ParticipantClient::RunSession(const std::a
       CAIRN_RETURN_IF_ERROR(s.Send(protocol::SecaggMessage{masking->Advertisement()}));
       CAIRN_RETURN_IF_ERROR(masking_step(offer, [&] { return masking->shares_sent(); }));
     }
-    CAIRN_ASSIGN_OR_RETURN(std::vector<float> global, download(offer.model));
-    std::vector<float> delta(global.size());
+    CAIRN_ASSIGN_OR_RETURN(const std::vector<float>& global, download(offer.model));
+    // The update buffer is kept across rounds (zeroed, not reallocated: a fresh 40 MB vector per
+    // round costs more in page faults than the zeroing).
+    delta_.resize(global.size());
+    std::fill(delta_.begin(), delta_.end(), 0.0f);
+    std::span<float> delta(delta_);
     CAIRN_ASSIGN_OR_RETURN(LocalResult local, workload_.Train(global, offer.task, delta));
     // Clip locally to the bound the enclave enforces (it clips again whatever we do).
     bool within_clip = true;
@@ -544,7 +553,7 @@ Result<ParticipantClient::SessionEnd> ParticipantClient::RunSession(const std::a
       if (r.model->model_hash != r.model_hash || r.model->model_version != r.model_version) {
         return Fail(ErrorCode::kUnauthenticated, "the download handle does not match the signed model hash");
       }
-      CAIRN_ASSIGN_OR_RETURN(std::vector<float> model, download(*r.model));
+      CAIRN_ASSIGN_OR_RETURN(const std::vector<float>& model, download(*r.model));
       CAIRN_ASSIGN_OR_RETURN(auto metrics, workload_.Evaluate(model));
       // Sent even when empty: after the final round it tells the aggregator this participant is done.
       if (!metrics.empty()) summary_.last_evaluation = metrics;

@@ -94,6 +94,7 @@ class ParticipantClient {
   std::uint64_t cached_version_ = 0;
   std::array<std::uint8_t, 32> cached_hash_{};
   std::vector<float> cached_model_;
+  std::vector<float> delta_;  // this round's update (reused across rounds)
 };
 
 }  // namespace cairn::participant
