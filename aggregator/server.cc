@@ -268,7 +268,10 @@ void AggregatorServer::HandleData() {
 
 void AggregatorServer::ReportLoopProfile(std::uint64_t round) {
   // Debug lines only: one per phase so each carries a single duration (allowlisted keys).
-  auto ms = [](std::uint64_t n) { return static_cast<double>(n) / 1e6; };
+  // Whole milliseconds, as every duration_ms (docs/logging.md): a measured time printed with
+  // a few significant digits can read like a data value (the log scan test once matched a
+  // 0.06469 ms duration to a cell of the hospital data).
+  auto ms = [](std::uint64_t n) { return static_cast<std::uint64_t>((n + 500'000) / 1'000'000); };
   log::Debug("loop_profile", {{"round", round}, {"phase", "idle"}, {"duration_ms", ms(profile_.idle_ns)}});
   log::Debug("loop_profile", {{"round", round}, {"phase", "data"}, {"duration_ms", ms(profile_.data_ns)},
                               {"chunks", profile_.chunks}});
