@@ -141,6 +141,12 @@ class Cnn : public BuiltinModule {
   torch::nn::Linear fc_;
 };
 
+}  // namespace
+
+// In `internal`, not the anonymous namespace: Trainer::Impl holds one (GCC's -Wsubobject-linkage
+// when this file is compiled in a unity batch).
+namespace internal {
+
 // One interface over built-in nn::Modules and TorchScript modules.
 class Net {
  public:
@@ -148,6 +154,12 @@ class Net {
   virtual torch::Tensor Forward(const torch::Tensor& x) = 0;
   virtual void SetTraining(bool on) = 0;
 };
+
+}  // namespace internal
+
+namespace {
+
+using internal::Net;
 
 class BuiltinNet : public Net {
  public:
