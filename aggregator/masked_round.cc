@@ -18,9 +18,6 @@ namespace cairn::aggregator {
 using protocol::RejectCode;
 
 namespace {
-Clock::Duration Seconds(double s) {
-  return std::chrono::duration_cast<Clock::Duration>(std::chrono::duration<double>(s));
-}
 // Elements copied per AddMaskedChunk call when folding a staged upload (1 MiB of ring values).
 constexpr std::size_t kFoldElements = 1u << 18;
 }  // namespace
@@ -73,7 +70,7 @@ std::unique_ptr<MaskedRound> MaskedRound::Create(Options options) {
   crypto::RandomBytes(s.setup.graph_seed);
   s.setup.context = protocol::MaskingContext(fed, s.options.config_hash);
   for (std::uint32_t i = 0; i < s.options.cohort.size(); ++i) s.index[s.options.cohort[i]] = i;
-  s.stage_deadline = s.options.now + Seconds(fed.masking.stage_timeout_s);
+  s.stage_deadline = s.options.now + DurationFromSeconds(fed.masking.stage_timeout_s);
   std::unique_ptr<MaskedRound> round(new MaskedRound(std::move(impl)));
 
   secagg::AggregatorOptions ao;
@@ -223,7 +220,7 @@ void MaskedRound::Advance(Clock::TimePoint now, Clock::TimePoint input_deadline,
         s.u1 = relays->size();
         for (const auto& r : *relays) s.Send(outbox, r.recipient, r);
         stage_ = Stage::kShares;
-        s.stage_deadline = now + Seconds(stage_timeout);
+        s.stage_deadline = now + DurationFromSeconds(stage_timeout);
         log::Info("masking_keys_closed", {{"round", s.setup.round_id}, {"count", s.u1},
                                           {"cohort", s.setup.cohort_size}});
         break;
@@ -257,7 +254,7 @@ void MaskedRound::Advance(Clock::TimePoint now, Clock::TimePoint input_deadline,
         if (!request) return AbortWith(request.error());
         for (std::uint32_t i : request->committed) s.Send(outbox, i, *request);
         stage_ = Stage::kReveals;
-        s.stage_deadline = now + Seconds(stage_timeout);
+        s.stage_deadline = now + DurationFromSeconds(stage_timeout);
         log::Info("masking_unmask_requested", {{"round", s.setup.round_id}, {"committed", request->committed.size()},
                                                {"count", s.u2}});
         break;

@@ -23,9 +23,6 @@ using Ms = std::chrono::milliseconds;
 
 namespace {
 std::int64_t ToMs(Clock::Duration d) { return std::chrono::duration_cast<Ms>(d).count(); }
-Clock::Duration Seconds(double s) {
-  return std::chrono::duration_cast<Clock::Duration>(std::chrono::duration<double>(s));
-}
 }  // namespace
 
 struct RoundEngine::RoundState {
@@ -649,9 +646,9 @@ Clock::TimePoint RoundEngine::NextWakeup() const {
       return analytics_deadline_;
     case Phase::kWaitingForCohort: {
       auto t = far;
-      if (quorum_since_) t = std::min(t, *quorum_since_ + Seconds(options_.federation.cohort_wait_s));
+      if (quorum_since_) t = std::min(t, *quorum_since_ + DurationFromSeconds(options_.federation.cohort_wait_s));
       if (start_wait_since_ && options_.federation.start_timeout_s > 0) {
-        t = std::min(t, *start_wait_since_ + Seconds(options_.federation.start_timeout_s));
+        t = std::min(t, *start_wait_since_ + DurationFromSeconds(options_.federation.start_timeout_s));
       }
       return t;
     }
@@ -696,7 +693,7 @@ void RoundEngine::MaybeStartRound() {
   std::size_t n = connected();
   if (n < fed.min_participants) {
     quorum_since_.reset();
-    if (fed.start_timeout_s > 0 && now >= *start_wait_since_ + Seconds(fed.start_timeout_s)) {
+    if (fed.start_timeout_s > 0 && now >= *start_wait_since_ + DurationFromSeconds(fed.start_timeout_s)) {
       Finish(Fail(ErrorCode::kDeadlineExceeded,
                   "only " + std::to_string(n) + " of the " + std::to_string(fed.min_participants) +
                       " participants the quorum needs connected within federation.start_timeout_s"));
@@ -708,7 +705,7 @@ void RoundEngine::MaybeStartRound() {
   if (AnalyticsPending()) {
     // The queries run first (mode "analytics" or "both"), with the whole roster or, after
     // cohort_wait, with the quorum that is connected.
-    if (!everyone && now < *quorum_since_ + Seconds(fed.cohort_wait_s)) return;
+    if (!everyone && now < *quorum_since_ + DurationFromSeconds(fed.cohort_wait_s)) return;
     StartAnalytics();
     return;
   }
@@ -718,12 +715,12 @@ void RoundEngine::MaybeStartRound() {
     std::size_t reported = 0;
     for (const auto& [id, p] : participants_) reported += (p.connected && feature_stats_.contains(id)) ? 1 : 0;
     bool all_reported = reported == n;
-    if (!(all_reported && everyone) && now < *quorum_since_ + Seconds(fed.cohort_wait_s)) return;
+    if (!(all_reported && everyone) && now < *quorum_since_ + DurationFromSeconds(fed.cohort_wait_s)) return;
     if (!FreezeFeatureStats()) return;
     StartRound();
     return;
   }
-  if (!everyone && now < *quorum_since_ + Seconds(fed.cohort_wait_s)) return;
+  if (!everyone && now < *quorum_since_ + DurationFromSeconds(fed.cohort_wait_s)) return;
   StartRound();
 }
 
@@ -756,7 +753,7 @@ void RoundEngine::StartRound() {
   round_->id = state_.next_round;
   if (options_.metrics) options_.metrics->current_round->Set(static_cast<double>(round_->id));
   round_->started = clock_.Now();
-  round_->deadline = round_->started + Seconds(fed.round_timeout_s);
+  round_->deadline = round_->started + DurationFromSeconds(fed.round_timeout_s);
   round_->cohort = std::move(*cohort);
   SetPhase(Phase::kCollecting);
   quorum_since_.reset();
@@ -1006,7 +1003,7 @@ void RoundEngine::Finish(Status outcome) {
     if (!eval_pending_.empty()) {
       pending_outcome_ = std::move(outcome);
       SetPhase(Phase::kEvaluating);
-      eval_deadline_ = clock_.Now() + Seconds(options_.federation.eval_timeout_s);
+      eval_deadline_ = clock_.Now() + DurationFromSeconds(options_.federation.eval_timeout_s);
       return;
     }
   }

@@ -17,12 +17,6 @@ namespace cairn::aggregator {
 
 using protocol::RejectCode;
 
-namespace {
-Clock::Duration Seconds(double s) {
-  return std::chrono::duration_cast<Clock::Duration>(std::chrono::duration<double>(s));
-}
-}  // namespace
-
 bool RoundEngine::AnalyticsPending() const {
   return options_.federation.runs_analytics() && !options_.federation.queries.empty() && state_.analytics_round == 0;
 }
@@ -37,7 +31,7 @@ void RoundEngine::StartAnalytics() {
     if (participants_[r.id].connected) cohort.push_back(r.id);
   }
   analytics_ = std::make_unique<AnalyticsJob>(state_.next_round, options_.federation.queries, cohort);
-  analytics_deadline_ = clock_.Now() + Seconds(options_.federation.round_timeout_s);
+  analytics_deadline_ = clock_.Now() + DurationFromSeconds(options_.federation.round_timeout_s);
   SetPhase(Phase::kAnalytics);
   quorum_since_.reset();
   log::Info("analytics_started", {{"round", analytics_->job()}, {"queries", options_.federation.queries.size()},

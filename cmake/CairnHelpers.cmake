@@ -6,6 +6,8 @@ set(CAIRN_WARNINGS -Wall -Wextra -Wpedantic -Wshadow -Wnon-virtual-dtor -Wcast-a
 
 # cairn_library(NAME SOURCES ... [DEPS ...])
 #   A static library of the project, with the repository root as its include directory.
+#   With CAIRN_UNITY_BUILD its sources compile as one translation unit (CMake's unity build,
+#   batches of CAIRN_UNITY_BATCH_SIZE): docs/performance.md, "Build time".
 function(cairn_library name)
   cmake_parse_arguments(ARG "" "" "SOURCES;DEPS" ${ARGN})
   add_library(${name} STATIC ${ARG_SOURCES})
@@ -13,6 +15,9 @@ function(cairn_library name)
   target_compile_options(${name} PRIVATE ${CAIRN_WARNINGS})
   target_link_libraries(${name} PUBLIC ${ARG_DEPS})
   set_target_properties(${name} PROPERTIES POSITION_INDEPENDENT_CODE ON)
+  if(CAIRN_UNITY_BUILD)
+    set_target_properties(${name} PROPERTIES UNITY_BUILD ON UNITY_BUILD_BATCH_SIZE ${CAIRN_UNITY_BATCH_SIZE})
+  endif()
 endfunction()
 
 # cairn_executable(NAME SOURCES ... [DEPS ...])

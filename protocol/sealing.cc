@@ -13,13 +13,13 @@
 namespace cairn::protocol {
 namespace {
 
-void PutU64(std::uint8_t* p, std::uint64_t v) {
+void StoreU64Be(std::uint8_t* p, std::uint64_t v) {
   for (int i = 7; i >= 0; --i) {
     p[i] = static_cast<std::uint8_t>(v);
     v >>= 8;
   }
 }
-void PutU32(std::uint8_t* p, std::uint32_t v) {
+void StoreU32Be(std::uint8_t* p, std::uint32_t v) {
   for (int i = 3; i >= 0; --i) {
     p[i] = static_cast<std::uint8_t>(v);
     v >>= 8;
@@ -31,8 +31,8 @@ std::array<std::uint8_t, kChunkAadBytes> ChunkAad(char kind, std::uint64_t id, s
   std::array<std::uint8_t, kChunkAadBytes> aad{};
   std::memcpy(aad.data(), "cairn/chunk/v1", 14);
   aad[14] = static_cast<std::uint8_t>(kind);
-  PutU64(aad.data() + 15, id);
-  PutU32(aad.data() + 23, index);
+  StoreU64Be(aad.data() + 15, id);
+  StoreU32Be(aad.data() + 23, index);
   aad[27] = last ? 1 : 0;
   return aad;
 }
@@ -93,7 +93,7 @@ std::array<std::uint8_t, crypto::kAeadNonceBytes> ModelChunkNonce(const std::arr
                                                                  std::uint32_t index) {
   std::array<std::uint8_t, crypto::kAeadNonceBytes> nonce{};
   std::memcpy(nonce.data(), prefix.data(), 4);
-  PutU64(nonce.data() + 4, index);
+  StoreU64Be(nonce.data() + 4, index);
   return nonce;
 }
 

@@ -41,10 +41,11 @@ workarounds="-Wno-unknown-warning-option -Wno-error=unused-private-field -D_Floa
 
 echo "fuzz.sh: configuring $build (clang-14, ASan+UBSan, libFuzzer)"
 mkdir -p "$build"
+# CAIRN_UNITY_BUILD=OFF: every source file compiles on its own, as in scripts/sanitize.sh.
 cmake -S "$root" -B "$build" -G Ninja \
   -DCMAKE_C_COMPILER=clang-14 -DCMAKE_CXX_COMPILER=clang++-14 \
   -DCMAKE_BUILD_TYPE=Debug -DCMAKE_CXX_FLAGS_DEBUG=-gline-tables-only -DCMAKE_C_FLAGS_DEBUG=-gline-tables-only \
-  -DCAIRN_FUZZ=ON -DCAIRN_WITH_TORCH=OFF -DCAIRN_BUILD_BENCHMARKS=OFF \
+  -DCAIRN_FUZZ=ON -DCAIRN_WITH_TORCH=OFF -DCAIRN_BUILD_BENCHMARKS=OFF -DCAIRN_UNITY_BUILD=OFF \
   -DCMAKE_C_FLAGS="$sanitize -Wno-unknown-warning-option" \
   -DCMAKE_CXX_FLAGS="$compat $sanitize $workarounds" >"$build/configure.log" 2>&1 || {
   cat "$build/configure.log" >&2

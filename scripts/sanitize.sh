@@ -26,8 +26,10 @@ mkdir -p "$build"
 echo "sanitize.sh: configuring $build (g++, Debug, ASan+UBSan, no torch)"
 # -g1: line tables and function names (what a sanitizer stack trace shows) without the
 # variable and type information of -g, which costs much of a Debug build's compile time here.
+# -DCAIRN_UNITY_BUILD=OFF: one translation unit per source file, so CI also compiles every .cc
+# on its own (a unity batch would hide an #include that a file forgot but an earlier one has).
 cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Debug -DCAIRN_SANITIZE=ON \
-  -DCMAKE_CXX_FLAGS_DEBUG=-g1 -DCMAKE_C_FLAGS_DEBUG=-g1 \
+  -DCMAKE_CXX_FLAGS_DEBUG=-g1 -DCMAKE_C_FLAGS_DEBUG=-g1 -DCAIRN_UNITY_BUILD=OFF \
   -DCAIRN_WITH_TORCH=OFF -DCAIRN_BUILD_BENCHMARKS=OFF >"$build/configure.log" 2>&1 || {
   cat "$build/configure.log" >&2
   echo "sanitize.sh: configure failed" >&2

@@ -40,6 +40,11 @@ class FakeClock final : public Clock {
   std::atomic<std::int64_t> offset_ns_{0};
 };
 
+// A time in seconds (a configured timeout) as a Clock::Duration, truncated to whole nanoseconds.
+inline Clock::Duration DurationFromSeconds(double s) {
+  return std::chrono::duration_cast<Clock::Duration>(std::chrono::duration<double>(s));
+}
+
 // Milliseconds since the Unix epoch, for signed results and logs.
 inline std::int64_t UnixMillis(Clock::WallTime t) {
   return std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();

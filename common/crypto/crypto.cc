@@ -266,7 +266,9 @@ Sha512Digest Sha512(ByteSpan data) {
   return OneShotDigest<64>(internal::Sha512Md(), data, "EVP_Digest(SHA-512)");
 }
 
-namespace {
+// In `internal`, not an anonymous namespace: Sha256Hasher::Impl and Sha512Hasher::Impl hold one
+// (GCC's -Wsubobject-linkage when this file is compiled in a unity batch).
+namespace internal {
 
 // Shared body of the two incremental hashers.
 struct HasherCtx {
@@ -296,10 +298,10 @@ struct HasherCtx {
   }
 };
 
-}  // namespace
+}  // namespace internal
 
 struct Sha256Hasher::Impl {
-  HasherCtx h{internal::Sha256Md(), "SHA-256"};
+  internal::HasherCtx h{internal::Sha256Md(), "SHA-256"};
 };
 Sha256Hasher::Sha256Hasher() : impl_(std::make_unique<Impl>()) {}
 Sha256Hasher::~Sha256Hasher() = default;
@@ -317,7 +319,7 @@ Sha256Digest Sha256Hasher::Finish() {
 }
 
 struct Sha512Hasher::Impl {
-  HasherCtx h{internal::Sha512Md(), "SHA-512"};
+  internal::HasherCtx h{internal::Sha512Md(), "SHA-512"};
 };
 Sha512Hasher::Sha512Hasher() : impl_(std::make_unique<Impl>()) {}
 Sha512Hasher::~Sha512Hasher() = default;

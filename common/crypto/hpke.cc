@@ -123,12 +123,16 @@ Status CheckOptions(const HpkeSetupOptions& o) {
   return Ok();
 }
 
-enum class Role : std::uint8_t { kSender, kRecipient };
-
 }  // namespace
 
+// In `internal`, not the anonymous namespace: HpkeContext::Impl holds one (GCC's
+// -Wsubobject-linkage when this file is compiled in a unity batch).
+namespace internal {
+enum class HpkeRole : std::uint8_t { kSender, kRecipient };
+}  // namespace internal
+
 struct HpkeContext::Impl {
-  Role role;
+  internal::HpkeRole role;
   Aead aead;
   SecretBytes key;
   std::array<std::uint8_t, kAeadNonceBytes> base_nonce{};
@@ -149,7 +153,7 @@ struct HpkeContext::Impl {
 namespace {
 
 // KeySchedule<ROLE>(mode, shared_secret, info, psk, psk_id) (§5.1).
-Result<HpkeContext> KeySchedule(Role role, const HpkeSetupOptions& o, ByteSpan shared_secret) {
+Result<HpkeContext> KeySchedule(internal::HpkeRole role, const HpkeSetupOptions& o, ByteSpan shared_secret) {
   const auto suite_id = HpkeSuiteId(o.aead);
   WipedArray<32> psk_id_hash, info_hash, secret;
   CAIRN_RETURN_IF_ERROR(LabeledExtract({}, suite_id, "psk_id_hash", o.psk_id, psk_id_hash.v));
@@ -190,7 +194,7 @@ HpkeContext::~HpkeContext() = default;
 Status HpkeContext::SealAt(std::uint64_t seq, ByteSpan aad, ByteSpan plaintext,
                            MutableByteSpan out) {
   if (impl_ == nullptr) return Fail(ErrorCode::kFailedPrecondition, "HPKE seal on a moved-from context");
-  if (impl_->role != Role::kSender) {
+  if (impl_->role != internal::HpkeRole::kSender) {
     return Fail(ErrorCode::kFailedPrecondition,
                 "HPKE seal on a recipient context (only the sender seals)");
   }
@@ -201,7 +205,7 @@ Status HpkeContext::SealAt(std::uint64_t seq, ByteSpan aad, ByteSpan plaintext,
 Status HpkeContext::OpenAt(std::uint64_t seq, ByteSpan aad, ByteSpan ciphertext,
                            MutableByteSpan out) {
   if (impl_ == nullptr) return Fail(ErrorCode::kFailedPrecondition, "HPKE open on a moved-from context");
-  if (impl_->role != Role::kRecipient) {
+  if (impl_->role != internal::HpkeRole::kRecipient) {
     return Fail(ErrorCode::kFailedPrecondition,
                 "HPKE open on a sender context (only the recipient opens)");
   }
@@ -322,7 +326,7 @@ Result<HpkeSenderSetup> HpkeSetupSender(ByteSpan recipient_public_key,
   CAIRN_RETURN_IF_ERROR(
       ExtractAndExpand(dh1.span(), dh2.span(), enc_pkr, pks, shared_secret.mutable_span()));
   CAIRN_ASSIGN_OR_RETURN(HpkeContext context,
-                         KeySchedule(Role::kSender, options, shared_secret.span()));
+                         KeySchedule(internal::HpkeRole::kSender, options, shared_secret.span()));
   HpkeSenderSetup setup{.enc = {}, .context = std::move(context)};
   std::memcpy(setup.enc.data(), enc.data(), kNpk);
   return setup;
@@ -364,7 +368,7 @@ Result<HpkeContext> HpkeSetupRecipient(ByteSpan enc, const X25519KeyPair& recipi
   WipedArray<kNsecret> shared_secret;
   CAIRN_RETURN_IF_ERROR(
       ExtractAndExpand(dh1.span(), dh2.span(), enc_pkr, pks, shared_secret.mutable_span()));
-  return KeySchedule(Role::kRecipient, options, shared_secret.span());
+  return KeySchedule(internal::HpkeRole::kRecipient, options, shared_secret.span());
 }
 
 }  // namespace cairn::crypto

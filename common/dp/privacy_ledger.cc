@@ -1,22 +1,19 @@
 #include "common/dp/privacy_ledger.h"
 
-#include <charconv>
 #include <cmath>
 #include <initializer_list>
 #include <nlohmann/json.hpp>
 
 #include "common/dp/internal/log_math.h"
+#include "common/dp/internal/num.h"
 
 namespace cairn::dp {
+
+using internal::Num;
+
 namespace {
 
 constexpr std::string_view kFormat = "cairn-privacy-ledger/1";
-
-std::string Num(double v) {
-  char buf[64];
-  auto [end, ec] = std::to_chars(buf, buf + sizeof buf, v);
-  return ec == std::errc() ? std::string(buf, end) : std::string("?");
-}
 
 Status ValidateStep(const PrivacyStep& step) {
   if (step.count == 0) {

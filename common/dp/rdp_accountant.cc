@@ -8,17 +8,15 @@
 #include <string>
 
 #include "common/dp/internal/log_math.h"
+#include "common/dp/internal/num.h"
 
 namespace cairn::dp {
+
+using internal::Num;
+
 namespace {
 
 constexpr double kInf = std::numeric_limits<double>::infinity();
-
-std::string Num(double v) {
-  char buf[64];
-  auto [end, ec] = std::to_chars(buf, buf + sizeof buf, v);
-  return ec == std::errc() ? std::string(buf, end) : std::string("?");
-}
 
 bool IsInteger(double x) { return std::floor(x) == x; }
 

@@ -6,21 +6,19 @@
 #include <string>
 
 #include "common/crypto/crypto.h"
+#include "common/secagg/internal.h"
 #include "common/secagg/kdf.h"
 #include "common/secagg/keystream.h"
 #include "common/secagg/shamir.h"
 
 namespace cairn::secagg {
 
+using internal::Precondition;
+using internal::Who;
+
 namespace {
 
 constexpr std::uint32_t kWholeRound = AbortReason::kWholeRound;
-
-std::string Who(std::uint32_t index) { return "participant " + std::to_string(index); }
-
-std::unexpected<Error> Precondition(const std::string& what) {
-  return Fail(ErrorCode::kFailedPrecondition, what);
-}
 
 }  // namespace
 

@@ -7,11 +7,15 @@
 
 #include "common/crypto/crypto.h"
 #include "common/secagg/graph.h"
+#include "common/secagg/internal.h"
 #include "common/secagg/kdf.h"
 #include "common/secagg/keystream.h"
 #include "common/secagg/shamir.h"
 
 namespace cairn::secagg {
+
+using internal::Precondition;
+using internal::Who;
 
 namespace {
 
@@ -25,12 +29,6 @@ void StoreU32Be(std::uint8_t* p, std::uint32_t v) {
 }
 std::uint32_t LoadU32Be(const std::uint8_t* p) {
   return (std::uint32_t{p[0]} << 24) | (std::uint32_t{p[1]} << 16) | (std::uint32_t{p[2]} << 8) | p[3];
-}
-
-std::string Who(std::uint32_t index) { return "participant " + std::to_string(index); }
-
-std::unexpected<Error> Precondition(const std::string& what) {
-  return Fail(ErrorCode::kFailedPrecondition, what);
 }
 
 }  // namespace
