@@ -51,12 +51,6 @@ Bytes ChunkAad(std::uint64_t length, ByteSpan aad) {
   return out;
 }
 
-// The secretstream state holds the stream key: wipe it whatever happens.
-struct StreamState {
-  crypto_secretstream_xchacha20poly1305_state s;
-  ~StreamState() { sodium_memzero(&s, sizeof s); }
-};
-
 Status CheckKey(const SecretBytes& key, const std::string& path) {
   if (key.size() != kSealKeyBytes) {
     return Fail(ErrorCode::kInvalidArgument, "sealed file " + path + ": the sealing key must be " +
@@ -101,10 +95,20 @@ Status ReadExact(int fd, MutableByteSpan out, std::uint64_t offset, const std::s
 
 }  // namespace
 
+// The secretstream state holds the stream key: wipe it whatever happens. Outside the anonymous
+// namespace because SealedFileWriter::Impl holds one (-Wsubobject-linkage in a unity build).
+namespace internal {
+struct SealedStreamState {
+  crypto_secretstream_xchacha20poly1305_state s;
+  ~SealedStreamState() { sodium_memzero(&s, sizeof s); }
+};
+}  // namespace internal
+using internal::SealedStreamState;
+
 struct SealedFileWriter::Impl {
   std::string path;
   AtomicFileWriter file;
-  StreamState state;
+  SealedStreamState state;
   Bytes chunk_aad;
   std::uint64_t length = 0;
   std::uint64_t total_chunks = 0;
@@ -116,21 +120,26 @@ struct SealedFileWriter::Impl {
   explicit Impl(AtomicFileWriter f) : file(std::move(f)) {}
   ~Impl() { Wipe(pending); }
 
-  Status Push(bool final) {
+  // Seals one chunk of plaintext (from `pending` or straight from the caller's buffer) and
+  // writes it.
+  Status Push(ByteSpan plain, bool final) {
     const std::uint8_t tag = final ? crypto_secretstream_xchacha20poly1305_TAG_FINAL
                                    : crypto_secretstream_xchacha20poly1305_TAG_MESSAGE;
-    sealed.resize(pending.size() + kOverhead);
+    sealed.resize(plain.size() + kOverhead);
     unsigned long long clen = 0;
-    if (crypto_secretstream_xchacha20poly1305_push(&state.s, sealed.data(), &clen, pending.data(), pending.size(),
+    if (crypto_secretstream_xchacha20poly1305_push(&state.s, sealed.data(), &clen, plain.data(), plain.size(),
                                                    chunk_aad.data(), chunk_aad.size(), tag) != 0 ||
         clen != sealed.size()) {
       return Fail(ErrorCode::kInternal,
                   "sealed file " + path + ": secretstream push of chunk " + std::to_string(pushed_chunks) + " failed");
     }
+    return file.Write(sealed);
+  }
+  Status PushPending(bool final) {
+    Status s = Push(pending, final);
     Wipe(pending);
     pending.clear();
-    ++pushed_chunks;
-    return file.Write(sealed);
+    return s;
   }
 };
 
@@ -173,6 +182,14 @@ Status SealedFileWriter::Write(ByteSpan data) {
                                             std::to_string(w.length) + " bytes were written");
   }
   while (!data.empty()) {
+    // A whole chunk that is not the last one (the last carries TAG_FINAL, pushed by Commit) is
+    // sealed straight from the caller's buffer: no plaintext copy.
+    if (w.pending.empty() && data.size() >= kSealChunkBytes && w.accepted + kSealChunkBytes < w.length) {
+      w.accepted += kSealChunkBytes;
+      if (auto s = w.Push(data.first(kSealChunkBytes), false); !s) return Fail(std::move(s).error().Context("sealing"));
+      data = data.subspan(kSealChunkBytes);
+      continue;
+    }
     const std::size_t room = kSealChunkBytes - w.pending.size();
     const std::size_t take = std::min(room, data.size());
     w.pending.insert(w.pending.end(), data.begin(), data.begin() + static_cast<std::ptrdiff_t>(take));
@@ -180,7 +197,7 @@ Status SealedFileWriter::Write(ByteSpan data) {
     w.accepted += take;
     // A full chunk is pushed at once unless it is the last one (which carries TAG_FINAL).
     if (w.pending.size() == kSealChunkBytes && w.accepted < w.length) {
-      if (auto s = w.Push(false); !s) return Fail(std::move(s).error().Context("sealing"));
+      if (auto s = w.PushPending(false); !s) return Fail(std::move(s).error().Context("sealing"));
     }
   }
   return Ok();
@@ -193,7 +210,7 @@ Status SealedFileWriter::Commit() {
                                                     " of the announced " + std::to_string(w.length) +
                                                     " bytes were written");
   }
-  if (auto s = w.Push(true); !s) return Fail(std::move(s).error().Context("sealing"));
+  if (auto s = w.PushPending(true); !s) return Fail(std::move(s).error().Context("sealing"));
   if (w.pushed_chunks != w.total_chunks || w.file.written() != SealedSize(w.length)) {
     return Fail(ErrorCode::kInternal, "sealed file " + w.path + ": size arithmetic mismatch");
   }
@@ -259,7 +276,7 @@ Result<Bytes> OpenSealedFile(const SecretBytes& key, ByteSpan aad, const std::st
   }
   CAIRN_RETURN_IF_ERROR(ReadExact(f.fd, MutableByteSpan(prefix + 16, kHeaderBytes), 16, path));
 
-  StreamState state;
+  SealedStreamState state;
   if (crypto_secretstream_xchacha20poly1305_init_pull(&state.s, prefix + 16, key.data()) != 0) {
     return Fail(ErrorCode::kUnauthenticated,
                 "sealed file " + path + ": invalid secretstream header");

@@ -6,6 +6,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <vector>
 
 #include "common/core/file.h"
 #include "common/crypto/crypto.h"
@@ -116,6 +117,44 @@ TEST_F(SealedFileTest, WriterInPiecesMatchesOneShotAndRefusesWrongTotals) {
   int files = 0;
   for (auto& e : std::filesystem::directory_iterator(dir_)) (void)e, ++files;
   EXPECT_EQ(files, 1);
+}
+
+// Whole chunks are sealed straight from the caller's buffer when nothing is pending; the last
+// chunk (TAG_FINAL) always goes through Commit. Each split below takes a different mix of the two
+// paths; every one must give the same format and the same plaintext back.
+TEST_F(SealedFileTest, WriterSealsWholeChunksInPlaceOrBufferedAlike) {
+  struct Case {
+    std::size_t size;
+    std::vector<std::size_t> pieces;  // the last piece takes the rest
+  };
+  const std::vector<Case> cases = {
+      {3 * kMiB, {}},                      // one write: chunks 1-2 in place, chunk 3 final
+      {3 * kMiB + 5, {kMiB}},              // in place, then in place twice and a 5-byte tail
+      {3 * kMiB + 5, {3}},                 // 3 buffered, fill, then whole chunks in place
+      {2 * kMiB, {kMiB - 1, 2}},           // buffered across the boundary, then the final chunk
+      {kMiB, {}},                          // a single chunk is always final: never in place
+      {4 * kMiB, {kMiB, kMiB, kMiB}},      // the last whole chunk is the final one
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE("size " + std::to_string(c.size) + ", " + std::to_string(c.pieces.size() + 1) + " pieces");
+    Bytes pt = RandomBytes(c.size);
+    const Bytes copy = pt;
+    std::string path = Path("inplace.sealed");
+    auto w = SealedFileWriter::Create(key_, AsBytes("ckpt"), c.size, path);
+    ASSERT_TRUE(w) << w.error().ToString();
+    std::size_t off = 0;
+    for (std::size_t p : c.pieces) {
+      ASSERT_TRUE(w->Write(ByteSpan(pt.data() + off, p)));
+      off += p;
+    }
+    ASSERT_TRUE(w->Write(ByteSpan(pt.data() + off, c.size - off)));
+    ASSERT_TRUE(w->Commit());
+    EXPECT_EQ(pt, copy);  // the caller's buffer is read, never modified
+    EXPECT_EQ(std::filesystem::file_size(path), 40 + c.size + 17 * ((c.size + kMiB - 1) / kMiB));
+    auto back = OpenSealedFile(key_, AsBytes("ckpt"), path, c.size);
+    ASSERT_TRUE(back) << back.error().ToString();
+    EXPECT_EQ(*back, pt);
+  }
 }
 
 TEST_F(SealedFileTest, WrongKeyOrContextIsUnauthenticated) {
