@@ -815,6 +815,15 @@ protocol::RoundResult RoundEngine::BaseResult(protocol::RoundStatus status, std:
   return r;
 }
 
+// The round cannot be finished without a global model: log `event`, drop the round and stop the
+// federation with `reason` (Finish publishes the signed failure).
+void RoundEngine::FailFinalize(std::string_view event, std::string_view reason, const Error& error) {
+  log::Error(event, {{"round", round_->id}, {"error", error.message()}});
+  round_.reset();
+  masked_.reset();
+  Finish(Fail(ErrorCode::kInternal, std::string(reason) + error.message()));
+}
+
 void RoundEngine::Finalize() {
   const auto& fed = options_.federation;
   RoundState& rs = *round_;
@@ -834,11 +843,8 @@ void RoundEngine::Finalize() {
   for (const auto& p : unfinished) ReleaseUpload(p);
   if (auto s = UnparkModel(); !s) {
     // Cannot happen short of memory corruption: the enclave sealed this copy itself.
-    log::Error("model_unpark_failed", {{"round", rs.id}, {"error", s.error().message()}});
-    round_.reset();
-    masked_.reset();
-    Finish(Fail(ErrorCode::kInternal, "the global model could not be restored from its sealed copy: " +
-                                          s.error().message()));
+    FailFinalize("model_unpark_failed", "the global model could not be restored from its sealed copy: ",
+                 s.error());
     return;
   }
 
@@ -868,10 +874,7 @@ void RoundEngine::Finalize() {
     auto s = FinalizeCompleted(result);
     if (!s && !sealed_) {
       // Sealing the new model failed (out of memory): nothing can be served or published.
-      log::Error("model_seal_failed", {{"round", rs.id}, {"error", s.error().message()}});
-      round_.reset();
-      masked_.reset();
-      Finish(Fail(ErrorCode::kInternal, "the new global model could not be sealed: " + s.error().message()));
+      FailFinalize("model_seal_failed", "the new global model could not be sealed: ", s.error());
       return;
     }
     if (!s) {

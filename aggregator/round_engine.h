@@ -29,6 +29,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "aggregator/enclave_keys.h"
@@ -199,6 +200,7 @@ class RoundEngine {
   Status UnparkModel();
   void RejectTo(const std::string& participant, std::uint64_t round, const Rejection& rejection);
   void Finalize();
+  void FailFinalize(std::string_view event, std::string_view reason, const Error& error);
   Status FinalizeCompleted(protocol::RoundResult& result);
   // `with_model`: attach the download handle (training results; not analytics releases).
   void PublishResult(protocol::RoundResult result, bool with_model = true);
