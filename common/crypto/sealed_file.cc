@@ -133,6 +133,7 @@ struct SealedFileWriter::Impl {
       return Fail(ErrorCode::kInternal,
                   "sealed file " + path + ": secretstream push of chunk " + std::to_string(pushed_chunks) + " failed");
     }
+    ++pushed_chunks;
     return file.Write(sealed);
   }
   Status PushPending(bool final) {
