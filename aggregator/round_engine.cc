@@ -565,10 +565,20 @@ void RoundEngine::AdvanceMaskedRound() {
   if (masked_->ready_to_finalize()) Finalize();
 }
 
+// A write to the state folder failed (disk full, a broken mount...): the round goes on and the
+// participants are still served; the file stays stale until a later write succeeds. The log line
+// and cairn_state_write_failures_total{file} tell the operator.
+void RoundEngine::StateWriteFailed(std::string_view file, const Error& error) {
+  log::Error("state_write_failed", {{"path", file}, {"error", error.message()}});
+  if (options_.metrics && options_.metrics->state_write_failures_total) {
+    options_.metrics->state_write_failures_total->Increment(file);
+  }
+}
+
 void RoundEngine::OnEvalReport(const std::string& participant, const protocol::EvalReport& report) {
   if (report.model_version > state_.model_version) return;  // not a model we published
   auto s = store_.AppendEvaluation(participant, report);
-  if (!s) log::Error("state_write_failed", {{"error", s.error().message()}});
+  if (!s) StateWriteFailed("evaluations", s.error());
   participants_[participant].last_eval_version = report.model_version;
   if (report.model_version == state_.model_version) eval_pending_.erase(participant);
 }
@@ -956,9 +966,7 @@ Status RoundEngine::FinalizeCompleted(protocol::RoundResult& result) {
   if (privacy_->enabled()) result.clip_norm = privacy_->clip_norm_used();
   if (rs.loss_weight > 0) result.metrics.push_back({"train_loss", rs.weighted_loss / rs.loss_weight});
   result.metrics.push_back({"participants", static_cast<double>(rs.committed.size())});
-  if (auto s = store_.SaveModel(state_.model); !s) {
-    log::Error("state_write_failed", {{"error", s.error().message()}});
-  }
+  if (auto s = store_.SaveModel(state_.model); !s) StateWriteFailed("model", s.error());
   return Ok();
 }
 
@@ -979,14 +987,12 @@ void RoundEngine::PublishResult(protocol::RoundResult result, bool with_model) {
   // round, which nobody has seen.
   if (store_.can_checkpoint()) {
     if (auto s = store_.SaveCheckpoint(state_); !s) {
-      log::Error("checkpoint_failed", {{"error", s.error().message()}});
+      StateWriteFailed("checkpoint", s.error());
     } else {
       log::Info("checkpoint_written", {{"round", result.round}, {"model_version", state_.model_version}});
     }
   }
-  if (auto s = store_.AppendResult(result); !s) {
-    log::Error("state_write_failed", {{"error", s.error().message()}});
-  }
+  if (auto s = store_.AppendResult(result); !s) StateWriteFailed("results", s.error());
   if (with_model) result.model = sealed_->Download();
   if (tamper_) tamper_(result);
   for (const auto& [id, p] : participants_) {

@@ -201,6 +201,7 @@ class RoundEngine {
   void RejectTo(const std::string& participant, std::uint64_t round, const Rejection& rejection);
   void Finalize();
   void FailFinalize(std::string_view event, std::string_view reason, const Error& error);
+  void StateWriteFailed(std::string_view file, const Error& error);
   Status FinalizeCompleted(protocol::RoundResult& result);
   // `with_model`: attach the download handle (training results; not analytics releases).
   void PublishResult(protocol::RoundResult result, bool with_model = true);

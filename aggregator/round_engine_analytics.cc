@@ -83,10 +83,10 @@ void RoundEngine::FinalizeAnalytics() {
     auto dir = std::filesystem::path(options_.server.state_dir);
     // The exact signed bytes, then the CSV form (both atomic).
     if (auto s = WriteFileAtomic(dir / "analytics.json", outcome->results_json); !s) {
-      log::Error("state_write_failed", {{"error", s.error().message()}});
+      StateWriteFailed("analytics", s.error());
     }
     if (auto s = analytics::WriteResultsCsv(dir / "analytics.csv", outcome->results); !s) {
-      log::Error("state_write_failed", {{"error", s.error().message()}});
+      StateWriteFailed("analytics", s.error());
     }
     log::Info("analytics_released", {{"round", job->job()}, {"queries", outcome->results.size()},
                                      {"epsilon", privacy_->epsilon_spent()}});

@@ -1,5 +1,7 @@
 #include "common/metrics/aggregator_metrics.h"
 
+#include <iterator>
+
 namespace cairn::metrics {
 
 Result<AggregatorMetrics> AggregatorMetrics::Create(Registry& r, const AggregatorMetricsOptions& o) {
@@ -28,6 +30,11 @@ Result<AggregatorMetrics> AggregatorMetrics::Create(Registry& r, const Aggregato
                          r.AddCounter("cairn_chunks_dropped_total",
                                       "Data-plane chunks dropped (unknown session, failed decryption, over a bound)"));
   CAIRN_ASSIGN_OR_RETURN(m.current_round, r.AddGauge("cairn_current_round", "The round in progress, or the next one"));
+  CAIRN_ASSIGN_OR_RETURN(
+      m.state_write_failures_total,
+      r.AddLabeledCounter("cairn_state_write_failures_total",
+                          "Writes to the state folder that failed, by file (the process keeps serving)", "file",
+                          std::vector<std::string>(std::begin(kStateFiles), std::end(kStateFiles))));
   return m;
 }
 

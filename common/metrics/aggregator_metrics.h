@@ -26,6 +26,11 @@ struct AggregatorMetricsOptions {
   std::vector<double> round_duration_buckets = {0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800};
 };
 
+// The values cairn_state_write_failures_total{file} takes: the sealed checkpoint, results.jsonl,
+// evaluations.jsonl, the model files (global.f32 and global.pt), the analytics release
+// (analytics.json and analytics.csv).
+inline constexpr std::string_view kStateFiles[] = {"checkpoint", "results", "evaluations", "model", "analytics"};
+
 struct AggregatorMetrics {
   // Where the engine updates each one: rounds_total when it publishes a signed result (every
   // status, including a round refused for the privacy budget); round_duration_seconds when it
@@ -40,6 +45,10 @@ struct AggregatorMetrics {
   Gauge* model_version = nullptr;                  // cairn_model_version: version of the global model
   Counter* chunks_dropped_total = nullptr;         // cairn_chunks_dropped_total: data-plane chunks dropped
   Gauge* current_round = nullptr;                  // cairn_current_round: the round in progress or next
+  // cairn_state_write_failures_total{file}: writes to the state folder that failed (the process
+  // keeps serving; the file named is stale until a later write succeeds). `file` is one of
+  // kStateFiles.
+  LabeledCounter* state_write_failures_total = nullptr;
   // /healthz (optional, not a registry metric): the engine sets round and phase where they
   // change and when it publishes a result, so the endpoint never trails what participants see.
   HealthState* health = nullptr;

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <filesystem>
 #include <sstream>
 
 #include "common/model/model_files.h"
@@ -15,6 +16,7 @@
 #include "protocol/round_result.h"
 #include "protocol/sealing.h"
 #include "tests/integration/harness.h"
+#include "tests/metrics/exposition.h"
 
 namespace cairn {
 namespace {
@@ -67,6 +69,59 @@ TEST(Federation, FedAvgOfConstantUpdatesIsExactAndResultsChain) {
   }
   EXPECT_TRUE(results[1].final);
   EXPECT_EQ(results[1].model_hash, protocol::ModelHash(*model));
+}
+
+// A state folder that cannot take the checkpoint or the model files (here: a non-empty directory
+// where each file goes, which defeats the atomic rename even for root) does not stop the
+// federation: every round completes, the participants are served, results.jsonl is written, and
+// each failed write is counted in cairn_state_write_failures_total{file}.
+TEST(Federation, FailedStateWritesAreCountedAndTheRoundsGoOn) {
+  auto fed = TestFederation::Create("statefail", FederationSpec{});
+  ASSERT_TRUE(fed);
+  metrics::Registry registry;
+  metrics::AggregatorMetricsOptions mo;
+  mo.round_statuses = {"completed", "failed-quorum", "aborted"};
+  mo.rejection_reasons = {"malformed"};
+  auto m = metrics::AggregatorMetrics::Create(registry, mo);
+  ASSERT_TRUE(m) << m.error().ToString();
+  fed->metrics = &*m;
+  // After start-up (which reads any checkpoint and writes the initial model), before round 1.
+  ASSERT_TRUE(fed->StartAggregator([&](aggregator::RoundEngine&) {
+    for (const char* name : {"checkpoint.sealed", "global.f32"}) {
+      std::filesystem::remove(fed->state_dir() / name);
+      std::filesystem::create_directories(fed->state_dir() / name / "blocker");
+    }
+  }));
+  std::vector<std::unique_ptr<participant::SyntheticWorkload>> workloads;
+  std::vector<std::future<Status>> runs;
+  for (int i = 0; i < 3; ++i) {
+    participant::SyntheticOptions o;
+    o.num_params = kLogregParams;
+    o.constant = 0.1f;
+    o.num_examples = 100;
+    workloads.push_back(std::make_unique<participant::SyntheticWorkload>(o));
+    runs.push_back(fed->RunParticipant(i, *workloads.back()));
+  }
+  for (auto& r : runs) {
+    auto s = r.get();
+    EXPECT_TRUE(s) << s.error().ToString();
+  }
+  ASSERT_TRUE(fed->JoinAggregator());
+
+  auto results = testing::ReadResults(fed->state_dir());
+  ASSERT_EQ(results.size(), 2u);
+  for (const auto& r : results) EXPECT_EQ(r.status, protocol::RoundStatus::kCompleted);
+  // No temporary file of a failed write is left behind.
+  for (const auto& e : std::filesystem::directory_iterator(fed->state_dir())) {
+    EXPECT_EQ(e.path().filename().string().find(".tmp"), std::string::npos) << e.path();
+  }
+  auto exposition = testing_support::ParseExposition(registry.RenderText());
+  ASSERT_TRUE(exposition) << exposition.error().ToString();
+  auto& parsed = exposition->samples;
+  EXPECT_EQ(parsed.at("cairn_state_write_failures_total{file=\"checkpoint\"}"), 2);  // one per result
+  EXPECT_EQ(parsed.at("cairn_state_write_failures_total{file=\"model\"}"), 2);       // one per new model
+  EXPECT_EQ(parsed.at("cairn_state_write_failures_total{file=\"results\"}"), 0);
+  EXPECT_EQ(parsed.at("cairn_rounds_total{status=\"completed\"}"), 2);
 }
 
 TEST(Federation, ParticipantWhosePolicyLacksSimRefusesAndSendsNothing) {

@@ -107,6 +107,7 @@ Status TestFederation::StartAggregator(std::function<void(aggregator::RoundEngin
   ao.sealing_key = std::move(key);
   ao.platform = "sim";
   ao.clock = &clock;
+  ao.metrics = metrics;
   CAIRN_ASSIGN_OR_RETURN(app_, aggregator::AggregatorApp::Create(std::move(ao)));
   if (configure) configure(app_->engine());
   attestation_endpoint_ = app_->endpoints().attestation;

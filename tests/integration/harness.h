@@ -17,6 +17,7 @@
 
 #include "aggregator/app.h"
 #include "common/core/clock.h"
+#include "common/metrics/aggregator_metrics.h"
 #include "common/process/subprocess.h"
 #include "participant/client.h"
 #include "participant/workload.h"
@@ -69,6 +70,8 @@ class TestFederation {
                                      std::optional<participant::ClientOptions> options = std::nullopt);
 
   SystemClock clock;
+  // Set before StartAggregator to watch the engine's metrics (not owned; must outlive the run).
+  const metrics::AggregatorMetrics* metrics = nullptr;
   std::atomic<int> aggregator_stop{0};
   std::atomic<int> participant_stop{0};
 

@@ -141,6 +141,9 @@ TEST(Metrics, AggregatorSetRendersAValidExposition) {
   m->chunks_dropped_total->Increment();
   m->rejections_total->Increment("duplicate");
   m->current_round->Set(4);
+  m->state_write_failures_total->Increment("checkpoint");
+  m->state_write_failures_total->Increment("checkpoint");
+  m->state_write_failures_total->Increment("not-a-state-file");  // dropped, counted as a bug
 
   std::string text = r.RenderText();
   auto parsed = testing_support::ParseExposition(text);
@@ -157,6 +160,11 @@ TEST(Metrics, AggregatorSetRendersAValidExposition) {
   EXPECT_EQ(samples.at("cairn_chunks_dropped_total"), 1);
   EXPECT_EQ(samples.at("cairn_rejections_total{reason=\"duplicate\"}"), 1);
   EXPECT_EQ(samples.at("cairn_current_round"), 4);
+  EXPECT_EQ(samples.at("cairn_state_write_failures_total{file=\"checkpoint\"}"), 2);
+  for (const char* file : {"results", "evaluations", "model", "analytics"}) {
+    EXPECT_EQ(samples.at("cairn_state_write_failures_total{file=\"" + std::string(file) + "\"}"), 0) << file;
+  }
+  EXPECT_EQ(samples.at("cairn_metrics_dropped_label_values_total"), 1);
   EXPECT_EQ(samples.at("cairn_round_duration_seconds_bucket{le=\"0.25\"}"), 1);
   EXPECT_EQ(samples.at("cairn_round_duration_seconds_bucket{le=\"2.5\"}"), 2);
   EXPECT_EQ(samples.at("cairn_round_duration_seconds_bucket{le=\"60\"}"), 3);
