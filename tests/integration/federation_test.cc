@@ -26,27 +26,32 @@ using testing::TestFederation;
 
 constexpr std::size_t kLogregParams = 4 * 2 + 2;  // logreg, 4 inputs, 2 classes
 
-TEST(Federation, FedAvgOfConstantUpdatesIsExactAndResultsChain) {
-  auto fed = TestFederation::Create("fedavg", FederationSpec{});
-  ASSERT_TRUE(fed);
-  ASSERT_TRUE(fed->StartAggregator());
-  std::vector<float> initial = fed->app().state().model;
+// Runs participant i with a synthetic update of constant values[i] and examples[i], until each
+// finishes; every one must succeed.
+void RunConstantParticipants(TestFederation& fed, const std::vector<float>& values,
+                             const std::vector<std::uint64_t>& examples) {
   std::vector<std::unique_ptr<participant::SyntheticWorkload>> workloads;
   std::vector<std::future<Status>> runs;
-  const float values[3] = {0.1f, 0.2f, 0.3f};
-  const std::uint64_t examples[3] = {100, 200, 300};
-  for (int i = 0; i < 3; ++i) {
+  for (std::size_t i = 0; i < values.size(); ++i) {
     participant::SyntheticOptions o;
     o.num_params = kLogregParams;
     o.constant = values[i];
     o.num_examples = examples[i];
     workloads.push_back(std::make_unique<participant::SyntheticWorkload>(o));
-    runs.push_back(fed->RunParticipant(i, *workloads.back()));
+    runs.push_back(fed.RunParticipant(static_cast<int>(i), *workloads.back()));
   }
   for (auto& r : runs) {
     auto s = r.get();
     EXPECT_TRUE(s) << s.error().ToString();
   }
+}
+
+TEST(Federation, FedAvgOfConstantUpdatesIsExactAndResultsChain) {
+  auto fed = TestFederation::Create("fedavg", FederationSpec{});
+  ASSERT_TRUE(fed);
+  ASSERT_TRUE(fed->StartAggregator());
+  std::vector<float> initial = fed->app().state().model;
+  RunConstantParticipants(*fed, {0.1f, 0.2f, 0.3f}, {100, 200, 300});
   ASSERT_TRUE(fed->JoinAggregator());
 
   // Two FedAvg rounds: w = w0 + 2 · (0.1·100 + 0.2·200 + 0.3·300) / 600.
@@ -92,20 +97,7 @@ TEST(Federation, FailedStateWritesAreCountedAndTheRoundsGoOn) {
       std::filesystem::create_directories(fed->state_dir() / name / "blocker");
     }
   }));
-  std::vector<std::unique_ptr<participant::SyntheticWorkload>> workloads;
-  std::vector<std::future<Status>> runs;
-  for (int i = 0; i < 3; ++i) {
-    participant::SyntheticOptions o;
-    o.num_params = kLogregParams;
-    o.constant = 0.1f;
-    o.num_examples = 100;
-    workloads.push_back(std::make_unique<participant::SyntheticWorkload>(o));
-    runs.push_back(fed->RunParticipant(i, *workloads.back()));
-  }
-  for (auto& r : runs) {
-    auto s = r.get();
-    EXPECT_TRUE(s) << s.error().ToString();
-  }
+  RunConstantParticipants(*fed, {0.1f, 0.1f, 0.1f}, {100, 100, 100});
   ASSERT_TRUE(fed->JoinAggregator());
 
   auto results = testing::ReadResults(fed->state_dir());
