@@ -2,6 +2,7 @@
 
 #include "common/analytics/partial.h"
 #include "common/analytics/query_spec.h"
+#include "common/core/bytes.h"
 #include "common/crypto/crypto.h"
 
 namespace cairn::protocol {
@@ -9,14 +10,8 @@ namespace {
 
 enum Type : std::uint8_t { kRequest = 1, kPartial = 2, kDecline = 3, kRelease = 4 };
 
-void PutU32(Bytes& out, std::uint32_t v) {
-  for (int i = 3; i >= 0; --i) out.push_back(static_cast<std::uint8_t>(v >> (8 * i)));
-}
-void PutU64(Bytes& out, std::uint64_t v) {
-  for (int i = 7; i >= 0; --i) out.push_back(static_cast<std::uint8_t>(v >> (8 * i)));
-}
 void PutText(Bytes& out, std::string_view s) {
-  PutU32(out, static_cast<std::uint32_t>(s.size()));
+  AppendU32(out, static_cast<std::uint32_t>(s.size()));
   out.insert(out.end(), s.begin(), s.end());
 }
 
@@ -63,17 +58,17 @@ Result<Bytes> EncodeAnalytics(const AnalyticsMessage& message) {
   if (auto* r = std::get_if<AnalyticsRequest>(&message)) {
     if (r->queries.size() > analytics::kMaxQueries) return Fail(Bad("too many queries in a request"));
     out.push_back(kRequest);
-    PutU64(out, r->job);
-    PutU32(out, static_cast<std::uint32_t>(r->queries.size()));
+    AppendU64(out, r->job);
+    AppendU32(out, static_cast<std::uint32_t>(r->queries.size()));
     for (const auto& q : r->queries) PutText(out, q);
   } else if (auto* p = std::get_if<AnalyticsPartial>(&message)) {
     if (p->partial.size() > analytics::kMaxPartialBytes) return Fail(Bad("the partial is too large"));
     out.push_back(kPartial);
-    PutU64(out, p->job);
+    AppendU64(out, p->job);
     out.insert(out.end(), p->partial.begin(), p->partial.end());
   } else if (auto* d = std::get_if<AnalyticsDecline>(&message)) {
     out.push_back(kDecline);
-    PutU64(out, d->job);
+    AppendU64(out, d->job);
     PutText(out, d->query.substr(0, analytics::kMaxNameBytes));
     PutText(out, d->reason.substr(0, kMaxDeclineReasonBytes));
   } else if (auto* rel = std::get_if<AnalyticsRelease>(&message)) {
@@ -83,7 +78,7 @@ Result<Bytes> EncodeAnalytics(const AnalyticsMessage& message) {
                                               " one control message carries");
     }
     out.push_back(kRelease);
-    PutU64(out, rel->job);
+    AppendU64(out, rel->job);
     PutText(out, rel->results_json);
   }
   return out;

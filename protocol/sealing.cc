@@ -8,23 +8,12 @@
 #include <cstring>
 #include <utility>
 
+#include "common/core/bytes.h"
 #include "protocol/limits.h"
 
 namespace cairn::protocol {
 namespace {
 
-void StoreU64Be(std::uint8_t* p, std::uint64_t v) {
-  for (int i = 7; i >= 0; --i) {
-    p[i] = static_cast<std::uint8_t>(v);
-    v >>= 8;
-  }
-}
-void StoreU32Be(std::uint8_t* p, std::uint32_t v) {
-  for (int i = 3; i >= 0; --i) {
-    p[i] = static_cast<std::uint8_t>(v);
-    v >>= 8;
-  }
-}
 
 std::array<std::uint8_t, kChunkAadBytes> ChunkAad(char kind, std::uint64_t id, std::uint32_t index, bool last) {
   // "cairn/chunk/v1" (14 bytes) ‖ kind ‖ u64 id ‖ u32 index ‖ u8 last ‖ zero pad to 32.

@@ -38,4 +38,22 @@ void AppendBytes(Bytes& out, ByteSpan data);
 void AppendLengthPrefixed(Bytes& out, ByteSpan data);
 inline void AppendLengthPrefixed(Bytes& out, std::string_view s) { AppendLengthPrefixed(out, AsBytes(s)); }
 
+// Big-endian integers at a fixed place in a raw buffer (headers, nonces, additional data).
+inline void StoreU32Be(std::uint8_t* p, std::uint32_t v) {
+  for (int i = 0; i < 4; ++i) p[i] = static_cast<std::uint8_t>(v >> (24 - 8 * i));
+}
+inline void StoreU64Be(std::uint8_t* p, std::uint64_t v) {
+  for (int i = 0; i < 8; ++i) p[i] = static_cast<std::uint8_t>(v >> (56 - 8 * i));
+}
+inline std::uint32_t LoadU32Be(const std::uint8_t* p) {
+  std::uint32_t v = 0;
+  for (int i = 0; i < 4; ++i) v = (v << 8) | p[i];
+  return v;
+}
+inline std::uint64_t LoadU64Be(const std::uint8_t* p) {
+  std::uint64_t v = 0;
+  for (int i = 0; i < 8; ++i) v = (v << 8) | p[i];
+  return v;
+}
+
 }  // namespace cairn

@@ -18,6 +18,7 @@
 #include <cstring>
 #include <limits>
 
+#include "common/core/bytes.h"
 #include "common/core/file.h"
 #include "common/crypto/crypto.h"
 #include "common/crypto/internal.h"
@@ -162,7 +163,7 @@ Result<SealedFileWriter> SealedFileWriter::Create(const SecretBytes& key, ByteSp
   impl->pending.reserve(std::min<std::uint64_t>(length, kSealChunkBytes));
   std::uint8_t prefix[kPrefixBytes];
   std::memcpy(prefix, kMagic, sizeof kMagic);
-  for (int i = 0; i < 8; ++i) prefix[8 + i] = static_cast<std::uint8_t>(length >> (56 - 8 * i));
+  StoreU64Be(prefix + 8, length);
   if (crypto_secretstream_xchacha20poly1305_init_push(&impl->state.s, prefix + 16, key.data()) != 0) {
     return Fail(ErrorCode::kInternal, "sealed file " + path + ": secretstream init_push failed");
   }
@@ -251,8 +252,7 @@ Result<Bytes> OpenSealedFile(const SecretBytes& key, ByteSpan aad, const std::st
     return Fail(ErrorCode::kDataLoss,
                 "sealed file " + path + " does not start with the CAIRNSS1 magic");
   }
-  std::uint64_t length = 0;
-  for (int i = 0; i < 8; ++i) length = (length << 8) | prefix[8 + i];
+  const std::uint64_t length = LoadU64Be(prefix + 8);
   if (length > max_bytes) {
     return Fail(ErrorCode::kOutOfRange, "sealed file " + path + " holds " +
                                             std::to_string(length) +

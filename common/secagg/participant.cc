@@ -5,6 +5,7 @@
 #include <set>
 #include <string>
 
+#include "common/core/bytes.h"
 #include "common/crypto/crypto.h"
 #include "common/secagg/graph.h"
 #include "common/secagg/internal.h"
@@ -20,16 +21,6 @@ using internal::Who;
 namespace {
 
 constexpr std::array<std::uint8_t, crypto::kAeadNonceBytes> kZeroNonce{};
-
-void StoreU32Be(std::uint8_t* p, std::uint32_t v) {
-  p[0] = static_cast<std::uint8_t>(v >> 24);
-  p[1] = static_cast<std::uint8_t>(v >> 16);
-  p[2] = static_cast<std::uint8_t>(v >> 8);
-  p[3] = static_cast<std::uint8_t>(v);
-}
-std::uint32_t LoadU32Be(const std::uint8_t* p) {
-  return (std::uint32_t{p[0]} << 24) | (std::uint32_t{p[1]} << 16) | (std::uint32_t{p[2]} << 8) | p[3];
-}
 
 }  // namespace
 

@@ -25,5 +25,19 @@ TEST(Append, BigEndianAndLengthPrefix) {
   EXPECT_EQ(out, (Bytes{1, 2, 3, 4, 5, 6, 0, 0, 0, 2, 'a', 'b'}));
 }
 
+TEST(StoreLoad, BigEndianInPlaceMatchesAppend) {
+  std::uint8_t buf[12] = {};
+  StoreU32Be(buf, 0x01020304u);
+  StoreU64Be(buf + 4, 0x1122334455667788ull);
+  EXPECT_EQ(Bytes(buf, buf + 12), (Bytes{1, 2, 3, 4, 0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77, 0x88}));
+  EXPECT_EQ(LoadU32Be(buf), 0x01020304u);
+  EXPECT_EQ(LoadU64Be(buf + 4), 0x1122334455667788ull);
+  Bytes appended;
+  AppendU32(appended, 0xFFEEDDCCu);
+  AppendU64(appended, 0xFEDCBA9876543210ull);
+  EXPECT_EQ(LoadU32Be(appended.data()), 0xFFEEDDCCu);
+  EXPECT_EQ(LoadU64Be(appended.data() + 4), 0xFEDCBA9876543210ull);
+}
+
 }  // namespace
 }  // namespace cairn
