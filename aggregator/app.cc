@@ -42,8 +42,10 @@ Result<std::unique_ptr<AggregatorApp>> AggregatorApp::Create(AppOptions options)
                                       {"state_dir", loaded.server.state_dir}});
   } else {
     state.model = std::move(initial);
-    CAIRN_RETURN_IF_ERROR(app->store_->SaveModel(state.model));
   }
+  // The exports (global.f32, global.pt) always show the last durable model: a round's exports
+  // are written after its checkpoint, so a crash between the two is mended here.
+  CAIRN_RETURN_IF_ERROR(app->store_->SaveModel(state.model));
 
   CAIRN_ASSIGN_OR_RETURN(EnclaveKeys keys, EnclaveKeys::Generate());
   app->keys_ = std::make_unique<EnclaveKeys>(std::move(keys));

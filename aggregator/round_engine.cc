@@ -565,9 +565,12 @@ void RoundEngine::AdvanceMaskedRound() {
   if (masked_->ready_to_finalize()) Finalize();
 }
 
-// A write to the state folder failed (disk full, a broken mount...): the round goes on and the
-// participants are still served; the file stays stale until a later write succeeds. The log line
-// and cairn_state_write_failures_total{file} tell the operator.
+// A write to the state folder failed (disk full, a broken mount...). For the model exports,
+// results.jsonl, evaluations.jsonl and the analytics outputs the rounds go on and the participants
+// are still served; the file stays stale until a later write succeeds (a restart rewrites the
+// exports and repairs results.jsonl from the checkpoint). A checkpoint that cannot be written
+// stops the federation instead (PublishResult). The log line and
+// cairn_state_write_failures_total{file} tell the operator.
 void RoundEngine::StateWriteFailed(std::string_view file, const Error& error) {
   log::Error("state_write_failed", {{"path", file}, {"error", error.message()}});
   if (options_.metrics && options_.metrics->state_write_failures_total) {
@@ -750,7 +753,7 @@ void RoundEngine::StartRound() {
     protocol::RoundResult result = BaseResult(protocol::RoundStatus::kAborted, s.error().message());
     result.final = true;
     state_.next_round++;
-    PublishResult(std::move(result));
+    if (!PublishResult(std::move(result))) return;
     Finish(Fail(s.error()));
     return;
   }
@@ -909,7 +912,7 @@ void RoundEngine::Finalize() {
   bool give_up = !completed && (fed.on_quorum_failure == "fail" || state_.retries > fed.max_round_retries);
   result.final = last || give_up || stop_requested_;
   if (options_.metrics) options_.metrics->round_duration_seconds->Observe(static_cast<double>(duration_ms) / 1000.0);
-  PublishResult(std::move(result));
+  if (!PublishResult(std::move(result))) return;
   if (last) {
     Finish(Ok());
   } else if (give_up) {
@@ -966,45 +969,64 @@ Status RoundEngine::FinalizeCompleted(protocol::RoundResult& result) {
   if (privacy_->enabled()) result.clip_norm = privacy_->clip_norm_used();
   if (rs.loss_weight > 0) result.metrics.push_back({"train_loss", rs.weighted_loss / rs.loss_weight});
   result.metrics.push_back({"participants", static_cast<double>(rs.committed.size())});
-  if (auto s = store_.SaveModel(state_.model); !s) StateWriteFailed("model", s.error());
   return Ok();
 }
 
-void RoundEngine::PublishResult(protocol::RoundResult result, bool with_model) {
+bool RoundEngine::PublishResult(protocol::RoundResult result, bool with_model) {
   protocol::SignResult(result, keys_.signing);
   auto hash = protocol::ResultHash(result);
   state_.head_round = result.round;
   state_.head_hash.assign(hash.begin(), hash.end());
   state_.head_result = protocol::ResultToJson(result);
+  // Checkpoint first, then the log and the model files, then the participants: a crash after
+  // the checkpoint leaves files the restart mends from it (the log's last result, the exports);
+  // a crash before it re-runs the round, which nobody has seen. So nothing of a round leaves the
+  // enclave (result, model, analytics release) before the checkpoint that records it, with its
+  // privacy spending and ledger charges, is durable. A checkpoint that cannot be written stops
+  // the federation: going on would release rounds a restart forgets (re-running them would fork
+  // the signed history and spend their privacy a second time), and retrying after a failed fsync
+  // proves nothing (the kernel may have dropped the unwritten pages). The restart resumes from
+  // the last durable checkpoint and re-runs this round, which nobody has seen.
+  if (store_.can_checkpoint()) {
+    if (auto s = store_.SaveCheckpoint(state_); !s) {
+      StateWriteFailed("checkpoint", s.error());
+      log::Error("result_withheld", {{"round", result.round}, {"status", protocol::RoundStatusName(result.status)}});
+      Finish(Fail(s.error().code(), "the checkpoint of round " + std::to_string(result.round) +
+                                        " could not be written (" + s.error().message() +
+                                        "): its result is withheld and the federation stops; a restart resumes "
+                                        "from the last durable checkpoint and runs the round again"),
+             /*evaluate=*/false);
+      return false;
+    }
+    log::Info("checkpoint_written", {{"round", result.round}, {"model_version", state_.model_version}});
+  }
   ReportHealth();
   if (options_.metrics) {
     options_.metrics->rounds_total->Increment(protocol::RoundStatusName(result.status));
     options_.metrics->epsilon_spent->Set(result.epsilon_spent);
     options_.metrics->model_version->Set(static_cast<double>(state_.model_version));
   }
-  // Checkpoint first, then the log, then the participants: a crash after the checkpoint leaves a
-  // log the restart repairs from the checkpoint's head result; a crash before it re-runs the
-  // round, which nobody has seen.
-  if (store_.can_checkpoint()) {
-    if (auto s = store_.SaveCheckpoint(state_); !s) {
-      StateWriteFailed("checkpoint", s.error());
-    } else {
-      log::Info("checkpoint_written", {{"round", result.round}, {"model_version", state_.model_version}});
-    }
-  }
   if (auto s = store_.AppendResult(result); !s) StateWriteFailed("results", s.error());
+  // A completed training round made a new model: its exports (global.f32, global.pt) follow the
+  // checkpoint and come before the participants hear of it (a restart rewrites them from the
+  // checkpoint, should a crash fall in between).
+  if (with_model && result.status == protocol::RoundStatus::kCompleted) {
+    if (auto s = store_.SaveModel(state_.model); !s) StateWriteFailed("model", s.error());
+  }
   if (with_model) result.model = sealed_->Download();
   if (tamper_) tamper_(result);
   for (const auto& [id, p] : participants_) {
     if (p.connected && !outbox_.Send(id, result)) OnDisconnected(id);
   }
+  return true;
 }
 
-void RoundEngine::Finish(Status outcome) {
+void RoundEngine::Finish(Status outcome, bool evaluate) {
   if (phase_ == Phase::kDone) return;
   // Participants evaluate the last published model before they are sent away, whatever ended
   // the federation (last round, privacy budget, failed rounds): they need the data plane for it.
-  if (phase_ != Phase::kEvaluating && options_.federation.eval_timeout_s > 0 && state_.model_version > 0) {
+  if (evaluate && phase_ != Phase::kEvaluating && options_.federation.eval_timeout_s > 0 &&
+      state_.model_version > 0) {
     eval_pending_.clear();
     for (const auto& [id, p] : participants_) {
       if (p.connected && p.last_eval_version < state_.model_version) eval_pending_.insert(id);

@@ -203,14 +203,19 @@ class RoundEngine {
   void FailFinalize(std::string_view event, std::string_view reason, const Error& error);
   void StateWriteFailed(std::string_view file, const Error& error);
   Status FinalizeCompleted(protocol::RoundResult& result);
-  // `with_model`: attach the download handle (training results; not analytics releases).
-  void PublishResult(protocol::RoundResult result, bool with_model = true);
+  // Signs `result`, makes it durable (checkpoint, then results.jsonl) and sends it to every
+  // connected participant. `with_model`: attach the download handle (training results; not
+  // analytics releases). Returns false when the checkpoint could not be written: then nothing was
+  // published and the federation has stopped (the caller returns at once).
+  [[nodiscard]] bool PublishResult(protocol::RoundResult result, bool with_model = true);
   // Clean-room analytics (analytics_job.h).
   bool AnalyticsPending() const;
   void StartAnalytics();
   void OnAnalytics(const std::string& participant, const protocol::AnalyticsData& data);
   void FinalizeAnalytics();
-  void Finish(Status outcome);
+  // Ends the federation. With `evaluate`, participants first evaluate the last published model
+  // (federation.eval_timeout_s); without, they are sent away at once.
+  void Finish(Status outcome, bool evaluate = true);
   protocol::RoundResult BaseResult(protocol::RoundStatus status, std::string detail) const;
 
   EngineOptions options_;

@@ -80,6 +80,16 @@ void RoundEngine::FinalizeAnalytics() {
     result.metrics.push_back({"analytics_released", static_cast<double>(outcome->results.size())});
     result.metrics.push_back({"analytics_declines", static_cast<double>(outcome->declines)});
     result.metrics.push_back({"analytics_epsilon", outcome->epsilon_charged});
+  }
+  state_.analytics_round = state_.next_round;
+  state_.privacy_state = privacy_->SaveState();
+  state_.next_round++;
+  bool last = !fed.runs_training() || state_.completed_rounds >= fed.rounds;
+  result.final = last || stop_requested_;
+  // The checkpoint (ledger charged) comes before anything leaves, the outputs on the host's disk
+  // included; if it cannot be written nothing is released and the federation has stopped.
+  if (!PublishResult(result, /*with_model=*/false)) return;
+  if (outcome) {
     auto dir = std::filesystem::path(options_.server.state_dir);
     // The exact signed bytes, then the CSV form (both atomic).
     if (auto s = WriteFileAtomic(dir / "analytics.json", outcome->results_json); !s) {
@@ -90,14 +100,6 @@ void RoundEngine::FinalizeAnalytics() {
     }
     log::Info("analytics_released", {{"round", job->job()}, {"queries", outcome->results.size()},
                                      {"epsilon", privacy_->epsilon_spent()}});
-  }
-  state_.analytics_round = state_.next_round;
-  state_.privacy_state = privacy_->SaveState();
-  state_.next_round++;
-  bool last = !fed.runs_training() || state_.completed_rounds >= fed.rounds;
-  result.final = last || stop_requested_;
-  PublishResult(result, /*with_model=*/false);  // checkpoint (ledger charged) before anything leaves
-  if (outcome) {
     protocol::AnalyticsRelease release{job->job(), outcome->results_json};
     auto bytes = protocol::EncodeAnalytics(release);
     if (!bytes) {

@@ -422,6 +422,44 @@ max_tables_per_person = 1
   }
 }
 
+// The ledger charge must be durable before any answer leaves: with a checkpoint that cannot be
+// written, nothing is released (no analytics.json on the aggregator's disk nor at any party, no
+// signed result) and the parties are told why.
+TEST_F(AnalyticsTest, NothingIsReleasedWhenTheLedgerChargeCannotBeCheckpointed) {
+  const char* queries = R"(
+[[queries]]
+name = "mean_amount"
+kind = "mean"
+column = "amount"
+clamp = [0.0, 100.0]
+epsilon = 1.0
+max_tables_per_person = 1
+)";
+  auto fed = MakeFederation("analytics-ckpt", "", queries);
+  ASSERT_TRUE(fed);
+  ASSERT_TRUE(fed->StartAggregator([&](aggregator::RoundEngine&) {
+    // A non-empty directory where the checkpoint goes defeats the atomic rename, even for root.
+    std::filesystem::create_directories(fed->state_dir() / "checkpoint.sealed" / "blocker");
+  }));
+  std::vector<participant::AnalyticsOnlyWorkload> workloads(3);
+  std::vector<std::future<Status>> runs;
+  for (int i = 0; i < 3; ++i) runs.push_back(fed->RunParticipant(i, workloads[i], Options(*fed, i, /*exact=*/false)));
+  for (auto& r : runs) {
+    auto s = r.get();
+    ASSERT_FALSE(s);
+    EXPECT_NE(s.error().message().find("could not be written"), std::string::npos) << s.error().message();
+  }
+  auto outcome = fed->JoinAggregator();
+  ASSERT_FALSE(outcome);
+  EXPECT_NE(outcome.error().message().find("its result is withheld"), std::string::npos) << outcome.error().message();
+  EXPECT_FALSE(std::filesystem::exists(fed->state_dir() / "analytics.json"));
+  EXPECT_FALSE(std::filesystem::exists(fed->state_dir() / "analytics.csv"));
+  EXPECT_TRUE(testing::ReadResults(fed->state_dir()).empty());
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_FALSE(std::filesystem::exists(fed->dir() / ("state-p" + std::to_string(i)) / "analytics.json")) << i;
+  }
+}
+
 TEST_F(AnalyticsTest, MalformedAndUnaskedPartialsRejectedAndTheOthersServed) {
   auto fed = MakeFederation("analytics-bad", "", kExactQueries);
   ASSERT_TRUE(fed);

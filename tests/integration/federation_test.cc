@@ -27,9 +27,9 @@ using testing::TestFederation;
 constexpr std::size_t kLogregParams = 4 * 2 + 2;  // logreg, 4 inputs, 2 classes
 
 // Runs participant i with a synthetic update of constant values[i] and examples[i], until each
-// finishes; every one must succeed.
-void RunConstantParticipants(TestFederation& fed, const std::vector<float>& values,
-                             const std::vector<std::uint64_t>& examples) {
+// finishes, and returns how each ended.
+std::vector<Status> RunConstantParticipantsToEnd(TestFederation& fed, const std::vector<float>& values,
+                                                 const std::vector<std::uint64_t>& examples) {
   std::vector<std::unique_ptr<participant::SyntheticWorkload>> workloads;
   std::vector<std::future<Status>> runs;
   for (std::size_t i = 0; i < values.size(); ++i) {
@@ -40,10 +40,15 @@ void RunConstantParticipants(TestFederation& fed, const std::vector<float>& valu
     workloads.push_back(std::make_unique<participant::SyntheticWorkload>(o));
     runs.push_back(fed.RunParticipant(static_cast<int>(i), *workloads.back()));
   }
-  for (auto& r : runs) {
-    auto s = r.get();
-    EXPECT_TRUE(s) << s.error().ToString();
-  }
+  std::vector<Status> ends;
+  for (auto& r : runs) ends.push_back(r.get());
+  return ends;
+}
+
+// The same; every participant must succeed.
+void RunConstantParticipants(TestFederation& fed, const std::vector<float>& values,
+                             const std::vector<std::uint64_t>& examples) {
+  for (const auto& s : RunConstantParticipantsToEnd(fed, values, examples)) EXPECT_TRUE(s) << s.error().ToString();
 }
 
 TEST(Federation, FedAvgOfConstantUpdatesIsExactAndResultsChain) {
@@ -76,27 +81,32 @@ TEST(Federation, FedAvgOfConstantUpdatesIsExactAndResultsChain) {
   EXPECT_EQ(results[1].model_hash, protocol::ModelHash(*model));
 }
 
-// A state folder that cannot take the checkpoint or the model files (here: a non-empty directory
-// where each file goes, which defeats the atomic rename even for root) does not stop the
-// federation: every round completes, the participants are served, results.jsonl is written, and
-// each failed write is counted in cairn_state_write_failures_total{file}.
-TEST(Federation, FailedStateWritesAreCountedAndTheRoundsGoOn) {
-  auto fed = TestFederation::Create("statefail", FederationSpec{});
-  ASSERT_TRUE(fed);
-  metrics::Registry registry;
+Result<metrics::AggregatorMetrics> MakeMetrics(metrics::Registry& registry) {
   metrics::AggregatorMetricsOptions mo;
   mo.round_statuses = {"completed", "failed-quorum", "aborted"};
   mo.rejection_reasons = {"malformed"};
-  auto m = metrics::AggregatorMetrics::Create(registry, mo);
+  return metrics::AggregatorMetrics::Create(registry, mo);
+}
+
+// Puts a non-empty directory where the state file `name` goes: that defeats the atomic rename,
+// even for root.
+void BlockStateFile(const TestFederation& fed, const char* name) {
+  std::filesystem::remove(fed.state_dir() / name);
+  std::filesystem::create_directories(fed.state_dir() / name / "blocker");
+}
+
+// A state folder that cannot take the model files does not stop the federation: every round
+// completes, the participants are served, results.jsonl is written, and each failed write is
+// counted in cairn_state_write_failures_total{file}.
+TEST(Federation, FailedModelWritesAreCountedAndTheRoundsGoOn) {
+  auto fed = TestFederation::Create("statefail", FederationSpec{});
+  ASSERT_TRUE(fed);
+  metrics::Registry registry;
+  auto m = MakeMetrics(registry);
   ASSERT_TRUE(m) << m.error().ToString();
   fed->metrics = &*m;
   // After start-up (which reads any checkpoint and writes the initial model), before round 1.
-  ASSERT_TRUE(fed->StartAggregator([&](aggregator::RoundEngine&) {
-    for (const char* name : {"checkpoint.sealed", "global.f32"}) {
-      std::filesystem::remove(fed->state_dir() / name);
-      std::filesystem::create_directories(fed->state_dir() / name / "blocker");
-    }
-  }));
+  ASSERT_TRUE(fed->StartAggregator([&](aggregator::RoundEngine&) { BlockStateFile(*fed, "global.f32"); }));
   RunConstantParticipants(*fed, {0.1f, 0.1f, 0.1f}, {100, 100, 100});
   ASSERT_TRUE(fed->JoinAggregator());
 
@@ -110,10 +120,59 @@ TEST(Federation, FailedStateWritesAreCountedAndTheRoundsGoOn) {
   auto exposition = testing_support::ParseExposition(registry.RenderText());
   ASSERT_TRUE(exposition) << exposition.error().ToString();
   auto& parsed = exposition->samples;
-  EXPECT_EQ(parsed.at("cairn_state_write_failures_total{file=\"checkpoint\"}"), 2);  // one per result
-  EXPECT_EQ(parsed.at("cairn_state_write_failures_total{file=\"model\"}"), 2);       // one per new model
+  EXPECT_EQ(parsed.at("cairn_state_write_failures_total{file=\"model\"}"), 2);  // one per new model
+  EXPECT_EQ(parsed.at("cairn_state_write_failures_total{file=\"checkpoint\"}"), 0);
   EXPECT_EQ(parsed.at("cairn_state_write_failures_total{file=\"results\"}"), 0);
   EXPECT_EQ(parsed.at("cairn_rounds_total{status=\"completed\"}"), 2);
+}
+
+// A checkpoint that cannot be written stops the federation with the round's result withheld:
+// no participant receives it, results.jsonl and the model files do not show it, and the
+// participants are told why. Once the disk is fixed, a restart runs the round again (nobody saw
+// it) and the federation completes with an unbroken history.
+TEST(Federation, CheckpointThatCannotBeWrittenWithholdsTheRoundAndStops) {
+  auto fed = TestFederation::Create("ckptfail", FederationSpec{});
+  ASSERT_TRUE(fed);
+  metrics::Registry registry;
+  auto m = MakeMetrics(registry);
+  ASSERT_TRUE(m) << m.error().ToString();
+  fed->metrics = &*m;
+  ASSERT_TRUE(fed->StartAggregator([&](aggregator::RoundEngine&) { BlockStateFile(*fed, "checkpoint.sealed"); }));
+  std::vector<float> initial = fed->app().state().model;
+  for (const auto& s : RunConstantParticipantsToEnd(*fed, {0.1f, 0.1f, 0.1f}, {100, 100, 100})) {
+    ASSERT_FALSE(s);
+    EXPECT_EQ(s.error().code(), ErrorCode::kAborted);
+    EXPECT_NE(s.error().message().find("the checkpoint of round 1 could not be written"), std::string::npos)
+        << s.error().message();
+  }
+  Status outcome = fed->JoinAggregator();
+  ASSERT_FALSE(outcome);
+  EXPECT_NE(outcome.error().message().find("its result is withheld"), std::string::npos) << outcome.error().message();
+
+  EXPECT_TRUE(testing::ReadResults(fed->state_dir()).empty());
+  auto exported = model::ReadFlatParameters(fed->state_dir() / "global.f32", kLogregParams);
+  ASSERT_TRUE(exported) << exported.error().ToString();
+  EXPECT_EQ(*exported, initial);  // the withheld round's model never reached the disk
+  auto exposition = testing_support::ParseExposition(registry.RenderText());
+  ASSERT_TRUE(exposition) << exposition.error().ToString();
+  EXPECT_EQ(exposition->samples.at("cairn_state_write_failures_total{file=\"checkpoint\"}"), 1);
+  EXPECT_EQ(exposition->samples.at("cairn_rounds_total{status=\"completed\"}"), 0);
+
+  // The disk is fixed: the same state folder, the same participants (with their chains).
+  std::filesystem::remove_all(fed->state_dir() / "checkpoint.sealed");
+  fed->metrics = nullptr;
+  ASSERT_TRUE(fed->StartAggregator());
+  RunConstantParticipants(*fed, {0.1f, 0.1f, 0.1f}, {100, 100, 100});
+  ASSERT_TRUE(fed->JoinAggregator());
+  auto results = testing::ReadResults(fed->state_dir());
+  ASSERT_EQ(results.size(), 2u);
+  for (std::size_t i = 0; i < results.size(); ++i) {
+    EXPECT_EQ(results[i].round, i + 1);
+    EXPECT_EQ(results[i].status, protocol::RoundStatus::kCompleted);
+  }
+  auto model = model::ReadFlatParameters(fed->state_dir() / "global.f32", kLogregParams);
+  ASSERT_TRUE(model) << model.error().ToString();
+  for (std::size_t i = 0; i < kLogregParams; ++i) EXPECT_NEAR((*model)[i], initial[i] + 0.2f, 1e-6f) << i;
 }
 
 TEST(Federation, ParticipantWhosePolicyLacksSimRefusesAndSendsNothing) {
