@@ -175,6 +175,30 @@ TEST(Federation, CheckpointThatCannotBeWrittenWithholdsTheRoundAndStops) {
   for (std::size_t i = 0; i < kLogregParams; ++i) EXPECT_NEAR((*model)[i], initial[i] + 0.2f, 1e-6f) << i;
 }
 
+// The model files follow the checkpoint; a crash between the two (here: the files removed) is
+// mended at the next start, which writes them from the checkpoint's model.
+TEST(Federation, ModelFilesAreRewrittenFromTheCheckpointAtStart) {
+  auto fed = TestFederation::Create("reexport", FederationSpec{});
+  ASSERT_TRUE(fed);
+  ASSERT_TRUE(fed->StartAggregator());
+  RunConstantParticipants(*fed, {0.1f, 0.2f, 0.3f}, {100, 200, 300});
+  ASSERT_TRUE(fed->JoinAggregator());
+  auto final_model = model::ReadFlatParameters(fed->state_dir() / "global.f32", kLogregParams);
+  ASSERT_TRUE(final_model) << final_model.error().ToString();
+  std::string final_pt = testing::ReadFile(fed->state_dir() / "global.pt");
+  ASSERT_FALSE(final_pt.empty());
+  std::filesystem::remove(fed->state_dir() / "global.f32");
+  std::filesystem::remove(fed->state_dir() / "global.pt");
+
+  ASSERT_TRUE(fed->StartAggregator());  // restores round 2's checkpoint: the federation is done
+  EXPECT_TRUE(fed->app().engine().done());
+  ASSERT_TRUE(fed->JoinAggregator());
+  auto rewritten = model::ReadFlatParameters(fed->state_dir() / "global.f32", kLogregParams);
+  ASSERT_TRUE(rewritten) << rewritten.error().ToString();
+  EXPECT_EQ(*rewritten, *final_model);
+  EXPECT_EQ(testing::ReadFile(fed->state_dir() / "global.pt"), final_pt);
+}
+
 TEST(Federation, ParticipantWhosePolicyLacksSimRefusesAndSendsNothing) {
   auto fed = TestFederation::Create("nosim", FederationSpec{});
   ASSERT_TRUE(fed);
