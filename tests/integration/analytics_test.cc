@@ -315,8 +315,8 @@ TEST_F(AnalyticsTest, RealBinariesExactAnswersEqualPooledDataWithSuppressionAndR
   EXPECT_FALSE(counts->groups[0].suppressed);
 }
 
-TEST_F(AnalyticsTest, EpsilonChargedToTheLedgerAndOverspendingQuerySkipped) {
-  const char* queries = R"(
+// A noisy mean (ε = 1) over the parties' amounts.
+const char* kNoisyMeanQuery = R"(
 [[queries]]
 name = "mean_amount"
 kind = "mean"
@@ -324,7 +324,10 @@ column = "amount"
 clamp = [0.0, 100.0]
 epsilon = 1.0
 max_tables_per_person = 1
+)";
 
+TEST_F(AnalyticsTest, EpsilonChargedToTheLedgerAndOverspendingQuerySkipped) {
+  std::string queries = std::string(kNoisyMeanQuery) + R"(
 [[queries]]
 name = "count_by_region"
 kind = "count"
@@ -426,16 +429,7 @@ max_tables_per_person = 1
 // written, nothing is released (no analytics.json on the aggregator's disk nor at any party, no
 // signed result) and the parties are told why.
 TEST_F(AnalyticsTest, NothingIsReleasedWhenTheLedgerChargeCannotBeCheckpointed) {
-  const char* queries = R"(
-[[queries]]
-name = "mean_amount"
-kind = "mean"
-column = "amount"
-clamp = [0.0, 100.0]
-epsilon = 1.0
-max_tables_per_person = 1
-)";
-  auto fed = MakeFederation("analytics-ckpt", "", queries);
+  auto fed = MakeFederation("analytics-ckpt", "", kNoisyMeanQuery);
   ASSERT_TRUE(fed);
   ASSERT_TRUE(fed->StartAggregator([&](aggregator::RoundEngine&) {
     // A non-empty directory where the checkpoint goes defeats the atomic rename, even for root.
