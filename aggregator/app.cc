@@ -43,9 +43,11 @@ Result<std::unique_ptr<AggregatorApp>> AggregatorApp::Create(AppOptions options)
   } else {
     state.model = std::move(initial);
   }
-  // The exports (global.f32, global.pt) always show the last durable model: a round's exports
-  // are written after its checkpoint, so a crash between the two is mended here.
+  // The exports (global.f32, global.pt, and a released analytics job's answers) always show the
+  // last durable state: they are written after the checkpoint, so a crash or a failed write
+  // between the two is mended here.
   CAIRN_RETURN_IF_ERROR(app->store_->SaveModel(state.model));
+  if (!state.analytics_json.empty()) CAIRN_RETURN_IF_ERROR(app->store_->SaveAnalytics(state.analytics_json));
 
   CAIRN_ASSIGN_OR_RETURN(EnclaveKeys keys, EnclaveKeys::Generate());
   app->keys_ = std::make_unique<EnclaveKeys>(std::move(keys));

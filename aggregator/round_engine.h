@@ -83,6 +83,7 @@ struct EngineState {
   std::vector<double> feature_mean;    // federated standardization, frozen before round 1
   std::vector<double> feature_std;
   std::uint64_t analytics_round = 0;   // round id of the released analytics job (0: not yet run)
+  std::string analytics_json;          // its released answers, analytics.json's exact bytes
 };
 
 class RoundEngine {

@@ -2,14 +2,11 @@
 // routing the parties' analytics messages to it, and releasing it as a signed, chained result.
 // Kept apart from round_engine.cc so the training path stays as it was; the job itself is
 // aggregator/analytics_job.h (docs/analytics.md, "In the binaries").
-#include <filesystem>
 
 #include "aggregator/analytics_job.h"
 #include "aggregator/privacy_engine.h"
 #include "aggregator/round_engine.h"
 #include "aggregator/state_store.h"
-#include "common/analytics/output.h"
-#include "common/core/file.h"
 #include "common/core/log.h"
 #include "protocol/analytics_message.h"
 
@@ -82,6 +79,7 @@ void RoundEngine::FinalizeAnalytics() {
     result.metrics.push_back({"analytics_epsilon", outcome->epsilon_charged});
   }
   state_.analytics_round = state_.next_round;
+  if (outcome) state_.analytics_json = outcome->results_json;  // checkpointed: the outputs can be rewritten
   state_.privacy_state = privacy_->SaveState();
   state_.next_round++;
   bool last = !fed.runs_training() || state_.completed_rounds >= fed.rounds;
@@ -90,14 +88,9 @@ void RoundEngine::FinalizeAnalytics() {
   // included; if it cannot be written nothing is released and the federation has stopped.
   if (!PublishResult(result, /*with_model=*/false)) return;
   if (outcome) {
-    auto dir = std::filesystem::path(options_.server.state_dir);
-    // The exact signed bytes, then the CSV form (both atomic).
-    if (auto s = WriteFileAtomic(dir / "analytics.json", outcome->results_json); !s) {
-      StateWriteFailed("analytics", s.error());
-    }
-    if (auto s = analytics::WriteResultsCsv(dir / "analytics.csv", outcome->results); !s) {
-      StateWriteFailed("analytics", s.error());
-    }
+    // The exact signed bytes, then the CSV form (both atomic; a restart rewrites them from the
+    // checkpoint should this fail).
+    if (auto s = store_.SaveAnalytics(outcome->results_json); !s) StateWriteFailed("analytics", s.error());
     log::Info("analytics_released", {{"round", job->job()}, {"queries", outcome->results.size()},
                                      {"epsilon", privacy_->epsilon_spent()}});
     protocol::AnalyticsRelease release{job->job(), outcome->results_json};

@@ -4,6 +4,7 @@
 #include <cstring>
 #include <nlohmann/json.hpp>
 
+#include "common/analytics/output.h"
 #include "common/core/file.h"
 #include "common/core/log.h"
 #include "common/model/model_files.h"
@@ -13,9 +14,12 @@
 namespace cairn::aggregator {
 namespace {
 
-// Version 2 appends the analytics job's round id; version 1 checkpoints (without it) still load.
-constexpr std::string_view kCheckpointMagic = "CAIRNCK2";
+// Version 2 appends the analytics job's round id, version 3 its released answers; checkpoints of
+// versions 1 and 2 (without them) still load.
+constexpr std::string_view kCheckpointMagic = "CAIRNCK3";
+constexpr std::string_view kCheckpointMagicV2 = "CAIRNCK2";
 constexpr std::string_view kCheckpointMagicV1 = "CAIRNCK1";
+constexpr std::uint64_t kMaxAnalyticsJsonBytes = 64ull << 20;
 constexpr std::string_view kCheckpointAad = "cairn/checkpoint/v1";
 constexpr std::uint64_t kMaxCheckpointBytes = 1ull << 33;
 
@@ -82,6 +86,8 @@ EncodedEngineState EncodeEngineStateParts(const EngineState& s, std::string_view
     AppendU64(tail, std::bit_cast<std::uint64_t>(s.feature_std[i]));
   }
   AppendU64(tail, s.analytics_round);  // version 2
+  AppendU64(tail, s.analytics_json.size());  // version 3
+  AppendBytes(tail, AsBytes(s.analytics_json));
   return e;
 }
 
@@ -102,7 +108,8 @@ Result<EngineState> DecodeEngineState(ByteSpan bytes, std::string_view federatio
   const std::uint8_t* p;
   if (!r.Take(kCheckpointMagic.size(), &p)) return corrupt("it does not start with " + std::string(kCheckpointMagic));
   const bool v1 = std::memcmp(p, kCheckpointMagicV1.data(), kCheckpointMagicV1.size()) == 0;
-  if (!v1 && std::memcmp(p, kCheckpointMagic.data(), kCheckpointMagic.size()) != 0) {
+  const bool v2 = std::memcmp(p, kCheckpointMagicV2.data(), kCheckpointMagicV2.size()) == 0;
+  if (!v1 && !v2 && std::memcmp(p, kCheckpointMagic.data(), kCheckpointMagic.size()) != 0) {
     return corrupt("it does not start with " + std::string(kCheckpointMagic));
   }
   Bytes fed;
@@ -144,6 +151,11 @@ Result<EngineState> DecodeEngineState(ByteSpan bytes, std::string_view federatio
     s.feature_std.push_back(std::bit_cast<double>(d));
   }
   if (!v1 && !r.U64(s.analytics_round)) return corrupt("truncated analytics round");
+  if (!v1 && !v2) {
+    Bytes answers;
+    if (!r.Blob(answers, kMaxAnalyticsJsonBytes)) return corrupt("bad analytics answers");
+    s.analytics_json.assign(answers.begin(), answers.end());
+  }
   if (!r.done()) return corrupt("trailing bytes");
   if (s.next_round == 0 || s.head_round >= s.next_round || s.completed_rounds > s.model_version) {
     return corrupt("inconsistent counters");
@@ -178,6 +190,12 @@ Status StateStore::AppendEvaluation(const std::string& participant, const protoc
 Status StateStore::SaveModel(std::span<const float> model) {
   CAIRN_RETURN_IF_ERROR(model::WriteFlatParameters(dir_ / "global.f32", model));
   return model::SaveTorchFile(dir_ / "global.pt", spec_, model);
+}
+
+Status StateStore::SaveAnalytics(std::string_view results_json) {
+  CAIRN_ASSIGN_OR_RETURN(auto results, analytics::ResultsFromJson(results_json));
+  CAIRN_RETURN_IF_ERROR(WriteFileAtomic(dir_ / "analytics.json", results_json));
+  return analytics::WriteResultsCsv(dir_ / "analytics.csv", results);
 }
 
 Status StateStore::SaveCheckpoint(const EngineState& state) {

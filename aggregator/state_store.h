@@ -4,6 +4,8 @@
 //   global.f32          the current global model, raw little-endian float32
 //   global.pt           the same, as a file libtorch and PyTorch load (torch.save format)
 //   checkpoint.sealed   the engine state, sealed under the platform's sealing key (issue 6)
+//   analytics.json      a clean-room job's released answers (the signed bytes), and
+//   analytics.csv       the same as a table
 // Every file is written atomically (temporary file, fsync, rename) or appended with fsync.
 #pragma once
 
@@ -34,6 +36,9 @@ class StateStore {
   virtual Status AppendEvaluation(const std::string& participant, const protocol::EvalReport& report);
   virtual Status SaveModel(std::span<const float> model);
   virtual Status SaveCheckpoint(const EngineState& state);
+  // analytics.json (exactly `results_json`, whose SHA-256 the signed result carries) and
+  // analytics.csv (the same answers as a table).
+  virtual Status SaveAnalytics(std::string_view results_json);
   // nullopt when no checkpoint exists; an error when one exists but cannot be opened (corrupt,
   // foreign, wrong key): never silently replaced by a fresh start.
   virtual Result<std::optional<EngineState>> LoadCheckpoint();

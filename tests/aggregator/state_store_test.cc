@@ -107,20 +107,35 @@ TEST_F(StateStoreTest, DecodeRefusesOtherFederationConfigAndTruncation) {
   EXPECT_FALSE(DecodeEngineState(trailing, "fed", config_hash_));
 }
 
-TEST_F(StateStoreTest, AnalyticsRoundRoundTripsAndVersion1CheckpointsStillLoad) {
+TEST_F(StateStoreTest, AnalyticsJobRoundTripsAndVersion1And2CheckpointsStillLoad) {
   EngineState s = StateAt(3, {});
   s.analytics_round = 1;
+  s.analytics_json = R"([{"query":"q"}])";
   Bytes b = EncodeEngineState(s, "fed", config_hash_);
   auto back = DecodeEngineState(b, "fed", config_hash_);
   ASSERT_TRUE(back) << back.error().message();
   EXPECT_EQ(back->analytics_round, 1u);
-  // A version-1 checkpoint (written before analytics): other magic, no trailing field.
-  Bytes v1(b.begin(), b.end() - 8);
+  EXPECT_EQ(back->analytics_json, s.analytics_json);
+  // Version 2 (before the answers were kept): other magic, no answers blob.
+  const std::size_t answers = 8 + s.analytics_json.size();
+  Bytes v2(b.begin(), b.end() - static_cast<std::ptrdiff_t>(answers));
+  std::memcpy(v2.data(), "CAIRNCK2", 8);
+  auto two = DecodeEngineState(v2, "fed", config_hash_);
+  ASSERT_TRUE(two) << two.error().message();
+  EXPECT_EQ(two->analytics_round, 1u);
+  EXPECT_TRUE(two->analytics_json.empty());
+  // Version 1 (written before analytics): no analytics round either.
+  Bytes v1(b.begin(), b.end() - static_cast<std::ptrdiff_t>(answers + 8));
   std::memcpy(v1.data(), "CAIRNCK1", 8);
-  auto old = DecodeEngineState(v1, "fed", config_hash_);
-  ASSERT_TRUE(old) << old.error().message();
-  EXPECT_EQ(old->analytics_round, 0u);
-  EXPECT_EQ(old->next_round, back->next_round);
+  auto one = DecodeEngineState(v1, "fed", config_hash_);
+  ASSERT_TRUE(one) << one.error().message();
+  EXPECT_EQ(one->analytics_round, 0u);
+  EXPECT_EQ(one->next_round, back->next_round);
+  // A version-3 checkpoint cut before its answers is corrupt, not an old version.
+  Bytes cut(b.begin(), b.end() - static_cast<std::ptrdiff_t>(answers));
+  auto bad = DecodeEngineState(cut, "fed", config_hash_);
+  ASSERT_FALSE(bad);
+  EXPECT_NE(bad.error().message().find("analytics answers"), std::string::npos) << bad.error().message();
 }
 
 TEST_F(StateStoreTest, ReconcileRepairsALogThatMissesTheHeadResult) {

@@ -408,8 +408,15 @@ max_tables_per_person = 1
   ASSERT_FALSE(g.suppressed);
   EXPECT_NEAR(g.value, want.groups[0].value, 6 * g.stddev + 1e-6);
   EXPECT_NE(g.value, want.groups[0].value);  // noise was added
-  // The charge is in the checkpoint: a restarted aggregator has the job done and the same ledger.
+  // The charge is in the checkpoint: a restarted aggregator has the job done and the same ledger,
+  // and writes the outputs again from it (here they were lost after the release).
+  std::string csv = ReadFile(fed->state_dir() / "analytics.csv");
+  ASSERT_FALSE(csv.empty());
+  std::filesystem::remove(fed->state_dir() / "analytics.json");
+  std::filesystem::remove(fed->state_dir() / "analytics.csv");
   ASSERT_TRUE(fed->StartAggregator());
+  EXPECT_EQ(ReadFile(fed->state_dir() / "analytics.json"), json);
+  EXPECT_EQ(ReadFile(fed->state_dir() / "analytics.csv"), csv);
   EXPECT_EQ(fed->app().state().analytics_round, 1u);
   EXPECT_TRUE(fed->app().engine().done());
   auto saved = nlohmann::json::parse(AsChars(fed->app().state().privacy_state));
