@@ -452,23 +452,28 @@ Result<ParticipantClient::SessionEnd> ParticipantClient::RunSession(const std::a
     std::vector<std::array<std::uint8_t, crypto::kAeadTagBytes>> tags(layout.chunks);
     for (std::uint32_t i = 0; i < layout.chunks; ++i) {
       std::uint32_t n = layout.size(i);
-      // Encode and seal straight into the frame's buffer: no copy of the update beyond this.
+      // Seal straight into the frame's buffer: the cipher's output is the only copy of the
+      // update. float32 (and the masked ring elements) are sealed from where they are; a 16-bit
+      // transport is encoded into the frame first and sealed in place.
       zmq::message_t payload(n + crypto::kAeadTagBytes);
       auto* buf = static_cast<std::uint8_t*>(payload.data());
       std::size_t first = layout.offset(i) / width;
+      std::span<const float> values = std::span<const float>(delta).subspan(first, n / width);
+      ByteSpan plain;
       if (masking) {
         // Masked: quantize, add the masks, and send elements of Z_{2^32} (little-endian u32).
         ring.resize(n / width);
-        CAIRN_RETURN_IF_ERROR(masking->Mask(std::span<const float>(delta).subspan(first, n / width), mask_weight,
-                                            first, ring));
-        std::memcpy(buf, ring.data(), n);
+        CAIRN_RETURN_IF_ERROR(masking->Mask(values, mask_weight, first, ring));
+        plain = ByteSpan(reinterpret_cast<const std::uint8_t*>(ring.data()), n);
+      } else if (offer.upload_encoding == protocol::Encoding::kFloat32) {
+        plain = ByteSpan(reinterpret_cast<const std::uint8_t*>(values.data()), n);  // EncodeValues is the identity
       } else {
-        protocol::EncodeValues(std::span<const float>(delta).subspan(first, n / width), offer.upload_encoding,
-                               MutableByteSpan(buf, n));
+        protocol::EncodeValues(values, offer.upload_encoding, MutableByteSpan(buf, n));
+        plain = ByteSpan(buf, n);
       }
       bool last = i + 1 == layout.chunks;
       auto aad = protocol::UploadChunkAad(offer.round, i, last);
-      CAIRN_RETURN_IF_ERROR(setup.context.SealAt(i, aad, ByteSpan(buf, n), MutableByteSpan(buf, n + crypto::kAeadTagBytes)));
+      CAIRN_RETURN_IF_ERROR(setup.context.SealAt(i, aad, plain, MutableByteSpan(buf, n + crypto::kAeadTagBytes)));
       std::memcpy(tags[i].data(), buf + n, crypto::kAeadTagBytes);
       protocol::ChunkHeader h;
       h.session = s.session_id;

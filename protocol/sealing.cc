@@ -230,17 +230,21 @@ Result<std::shared_ptr<const SealedModel>> SealedModel::Seal(std::uint64_t versi
     std::uint32_t n = l.size(i);
     std::size_t first = l.offset(i) / width;
     std::span<const float> values = params.subspan(first, n / width);
-    EncodeValues(values, encoding, MutableByteSpan(dst, n));
+    ByteSpan plain;
     if (width == 4) {
-      hasher.Update(ByteSpan(reinterpret_cast<const std::uint8_t*>(values.data()), values.size_bytes()));
+      // float32: EncodeValues is the identity, so the values are sealed from where they are.
+      plain = ByteSpan(reinterpret_cast<const std::uint8_t*>(values.data()), values.size_bytes());
+      hasher.Update(plain);
     } else {
+      EncodeValues(values, encoding, MutableByteSpan(dst, n));
       std::span<float> back = std::span<float>(decoded).first(n / width);
       CAIRN_RETURN_IF_ERROR(DecodeValues(ByteSpan(dst, n), encoding, back));
       hasher.Update(ByteSpan(reinterpret_cast<const std::uint8_t*>(back.data()), back.size_bytes()));
+      plain = ByteSpan(dst, n);
     }
     auto nonce = ModelChunkNonce(m->nonce_prefix_, i);
     auto aad = ModelChunkAad(version, i, i + 1 == l.chunks);
-    CAIRN_RETURN_IF_ERROR(aead.Seal(nonce, aad, ByteSpan(dst, n), MutableByteSpan(dst, n + crypto::kAeadTagBytes)));
+    CAIRN_RETURN_IF_ERROR(aead.Seal(nonce, aad, plain, MutableByteSpan(dst, n + crypto::kAeadTagBytes)));
   }
   m->hash_ = hasher.Finish();
   return std::shared_ptr<const SealedModel>(std::move(m));
