@@ -566,11 +566,11 @@ void RoundEngine::AdvanceMaskedRound() {
 }
 
 // A write to the state folder failed (disk full, a broken mount...). For the model exports,
-// results.jsonl, evaluations.jsonl and the analytics outputs the rounds go on and the participants
-// are still served; the file stays stale until a later write succeeds (a restart rewrites the
-// exports and repairs results.jsonl from the checkpoint). A checkpoint that cannot be written
-// stops the federation instead (PublishResult). The log line and
-// cairn_state_write_failures_total{file} tell the operator.
+// evaluations.jsonl and the analytics outputs the rounds go on and the participants are still
+// served; the file stays stale until a later write succeeds (a restart rewrites the exports from
+// the checkpoint). A checkpoint or results.jsonl line that cannot be written stops the federation
+// instead (PublishResult). The log line and cairn_state_write_failures_total{file} tell the
+// operator.
 void RoundEngine::StateWriteFailed(std::string_view file, const Error& error) {
   log::Error("state_write_failed", {{"path", file}, {"error", error.message()}});
   if (options_.metrics && options_.metrics->state_write_failures_total) {
@@ -982,23 +982,38 @@ bool RoundEngine::PublishResult(protocol::RoundResult result, bool with_model) {
   // the checkpoint leaves files the restart mends from it (the log's last result, the exports);
   // a crash before it re-runs the round, which nobody has seen. So nothing of a round leaves the
   // enclave (result, model, analytics release) before the checkpoint that records it, with its
-  // privacy spending and ledger charges, is durable. A checkpoint that cannot be written stops
-  // the federation: going on would release rounds a restart forgets (re-running them would fork
-  // the signed history and spend their privacy a second time), and retrying after a failed fsync
-  // proves nothing (the kernel may have dropped the unwritten pages). The restart resumes from
-  // the last durable checkpoint and re-runs this round, which nobody has seen.
+  // privacy spending and ledger charges, is durable.
+  //
+  // A checkpoint that cannot be written stops the federation: going on would release rounds a
+  // restart forgets (re-running them would fork the signed history and spend their privacy a
+  // second time), and retrying after a failed fsync proves nothing (the kernel may have dropped
+  // the unwritten pages). The restart resumes from the last durable checkpoint and re-runs this
+  // round, which nobody has seen. A result that cannot be appended to results.jsonl stops it too:
+  // going on would leave a hole in the public record that no restart can fill (a restart appends
+  // only the checkpoint's last result), whereas stopping now lets the restart append exactly this
+  // one and go on.
+  auto withhold = [&](std::string_view file, const Error& error, const std::string& consequence) {
+    StateWriteFailed(file, error);
+    log::Error("result_withheld", {{"round", result.round}, {"status", protocol::RoundStatusName(result.status)}});
+    Finish(Fail(error.code(), "the " + std::string(file == "checkpoint" ? "checkpoint" : "results log entry") +
+                                  " of round " + std::to_string(result.round) + " could not be written (" +
+                                  error.message() + "): its result is withheld and the federation stops; " +
+                                  consequence),
+           /*evaluate=*/false);
+    return false;
+  };
   if (store_.can_checkpoint()) {
     if (auto s = store_.SaveCheckpoint(state_); !s) {
-      StateWriteFailed("checkpoint", s.error());
-      log::Error("result_withheld", {{"round", result.round}, {"status", protocol::RoundStatusName(result.status)}});
-      Finish(Fail(s.error().code(), "the checkpoint of round " + std::to_string(result.round) +
-                                        " could not be written (" + s.error().message() +
-                                        "): its result is withheld and the federation stops; a restart resumes "
-                                        "from the last durable checkpoint and runs the round again"),
-             /*evaluate=*/false);
-      return false;
+      return withhold("checkpoint", s.error(),
+                      "a restart resumes from the last durable checkpoint and runs the round again");
     }
     log::Info("checkpoint_written", {{"round", result.round}, {"model_version", state_.model_version}});
+  }
+  if (auto s = store_.AppendResult(result); !s) {
+    return withhold("results", s.error(),
+                    store_.can_checkpoint()
+                        ? "a restart appends it from the checkpoint and goes on with the next round"
+                        : "without checkpoints (--sealing none) the federation cannot resume: rotate it");
   }
   ReportHealth();
   if (options_.metrics) {
@@ -1006,7 +1021,6 @@ bool RoundEngine::PublishResult(protocol::RoundResult result, bool with_model) {
     options_.metrics->epsilon_spent->Set(result.epsilon_spent);
     options_.metrics->model_version->Set(static_cast<double>(state_.model_version));
   }
-  if (auto s = store_.AppendResult(result); !s) StateWriteFailed("results", s.error());
   // A completed training round made a new model: its exports (global.f32, global.pt) follow the
   // checkpoint and come before the participants hear of it (a restart rewrites them from the
   // checkpoint, should a crash fall in between).

@@ -33,7 +33,7 @@ Result<AggregatorMetrics> AggregatorMetrics::Create(Registry& r, const Aggregato
   CAIRN_ASSIGN_OR_RETURN(
       m.state_write_failures_total,
       r.AddLabeledCounter("cairn_state_write_failures_total",
-                          "Writes to the state folder that failed, by file (a failed checkpoint stops the federation)", "file",
+                          "Writes to the state folder that failed, by file (a failed checkpoint or results write stops the federation)", "file",
                           std::vector<std::string>(std::begin(kStateFiles), std::end(kStateFiles))));
   return m;
 }

@@ -46,9 +46,9 @@ struct AggregatorMetrics {
   Counter* chunks_dropped_total = nullptr;         // cairn_chunks_dropped_total: data-plane chunks dropped
   Gauge* current_round = nullptr;                  // cairn_current_round: the round in progress or next
   // cairn_state_write_failures_total{file}: writes to the state folder that failed. A failed
-  // checkpoint stops the federation with the round withheld; for the other files the process
-  // keeps serving and the file named is stale until a later write succeeds. `file` is one of
-  // kStateFiles.
+  // checkpoint or results write stops the federation with the round withheld; for the other
+  // files the process keeps serving and the file named is stale until a later write succeeds.
+  // `file` is one of kStateFiles.
   LabeledCounter* state_write_failures_total = nullptr;
   // /healthz (optional, not a registry metric): the engine sets round and phase where they
   // change and when it publishes a result, so the endpoint never trails what participants see.

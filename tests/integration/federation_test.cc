@@ -126,24 +126,25 @@ TEST(Federation, FailedModelWritesAreCountedAndTheRoundsGoOn) {
   EXPECT_EQ(parsed.at("cairn_rounds_total{status=\"completed\"}"), 2);
 }
 
-// A checkpoint that cannot be written stops the federation with the round's result withheld:
-// no participant receives it, results.jsonl and the model files do not show it, and the
-// participants are told why. Once the disk is fixed, a restart runs the round again (nobody saw
-// it) and the federation completes with an unbroken history.
-TEST(Federation, CheckpointThatCannotBeWrittenWithholdsTheRoundAndStops) {
-  auto fed = TestFederation::Create("ckptfail", FederationSpec{});
+// Runs a 2-round federation whose state file `file` cannot be written from round 1 on: the
+// federation must stop with round 1's result withheld (no participant receives it, the model
+// files do not show it) and the participants told `reason`. Once the disk is fixed, a restart in
+// the same state folder, with the same participants (and their chains), completes both rounds
+// with a whole results.jsonl.
+void ExpectRoundWithheldThenResumed(const std::string& name, const char* file, const char* metric_label,
+                                    const std::string& reason) {
+  auto fed = TestFederation::Create(name, FederationSpec{});
   ASSERT_TRUE(fed);
   metrics::Registry registry;
   auto m = MakeMetrics(registry);
   ASSERT_TRUE(m) << m.error().ToString();
   fed->metrics = &*m;
-  ASSERT_TRUE(fed->StartAggregator([&](aggregator::RoundEngine&) { BlockStateFile(*fed, "checkpoint.sealed"); }));
+  ASSERT_TRUE(fed->StartAggregator([&](aggregator::RoundEngine&) { BlockStateFile(*fed, file); }));
   std::vector<float> initial = fed->app().state().model;
   for (const auto& s : RunConstantParticipantsToEnd(*fed, {0.1f, 0.1f, 0.1f}, {100, 100, 100})) {
     ASSERT_FALSE(s);
     EXPECT_EQ(s.error().code(), ErrorCode::kAborted);
-    EXPECT_NE(s.error().message().find("the checkpoint of round 1 could not be written"), std::string::npos)
-        << s.error().message();
+    EXPECT_NE(s.error().message().find(reason), std::string::npos) << s.error().message();
   }
   Status outcome = fed->JoinAggregator();
   ASSERT_FALSE(outcome);
@@ -155,11 +156,11 @@ TEST(Federation, CheckpointThatCannotBeWrittenWithholdsTheRoundAndStops) {
   EXPECT_EQ(*exported, initial);  // the withheld round's model never reached the disk
   auto exposition = testing_support::ParseExposition(registry.RenderText());
   ASSERT_TRUE(exposition) << exposition.error().ToString();
-  EXPECT_EQ(exposition->samples.at("cairn_state_write_failures_total{file=\"checkpoint\"}"), 1);
+  EXPECT_EQ(exposition->samples.at("cairn_state_write_failures_total{file=\"" + std::string(metric_label) + "\"}"), 1);
   EXPECT_EQ(exposition->samples.at("cairn_rounds_total{status=\"completed\"}"), 0);
 
-  // The disk is fixed: the same state folder, the same participants (with their chains).
-  std::filesystem::remove_all(fed->state_dir() / "checkpoint.sealed");
+  // The disk is fixed.
+  std::filesystem::remove_all(fed->state_dir() / file);
   fed->metrics = nullptr;
   ASSERT_TRUE(fed->StartAggregator());
   RunConstantParticipants(*fed, {0.1f, 0.1f, 0.1f}, {100, 100, 100});
@@ -170,9 +171,24 @@ TEST(Federation, CheckpointThatCannotBeWrittenWithholdsTheRoundAndStops) {
     EXPECT_EQ(results[i].round, i + 1);
     EXPECT_EQ(results[i].status, protocol::RoundStatus::kCompleted);
   }
+  auto h1 = protocol::ResultHash(results[0]);
+  EXPECT_EQ(results[1].prev_hash, Bytes(h1.begin(), h1.end()));
   auto model = model::ReadFlatParameters(fed->state_dir() / "global.f32", kLogregParams);
   ASSERT_TRUE(model) << model.error().ToString();
   for (std::size_t i = 0; i < kLogregParams; ++i) EXPECT_NEAR((*model)[i], initial[i] + 0.2f, 1e-6f) << i;
+}
+
+// Round 1 was never durable: the restart runs it again (nobody saw it).
+TEST(Federation, CheckpointThatCannotBeWrittenWithholdsTheRoundAndStops) {
+  ExpectRoundWithheldThenResumed("ckptfail", "checkpoint.sealed", "checkpoint",
+                                 "the checkpoint of round 1 could not be written");
+}
+
+// Round 1 is in the checkpoint but not in the public log: the restart appends it from the
+// checkpoint and runs round 2 (the participants, who never received round 1, see a gap).
+TEST(Federation, ResultThatCannotBeLoggedIsWithheldAndTheRestartLogsIt) {
+  ExpectRoundWithheldThenResumed("logfail", "results.jsonl", "results",
+                                 "the results log entry of round 1 could not be written");
 }
 
 // The model files follow the checkpoint; a crash between the two (here: the files removed) is
