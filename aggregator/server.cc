@@ -11,8 +11,11 @@
 namespace cairn::aggregator {
 
 namespace {
-// Update chunks a streaming participant may have queued in this process (see Bind).
-constexpr int kDataRecvHwm = 16;
+// Update chunks a streaming participant may have queued in this process (see Bind): 2 keep the
+// loop fed (the next chunk is ready while one is opened) and hold 2 x chunk_bytes per upload slot.
+// At 16, ZeroMQ's I/O thread held ~20 MiB more at N = 8, P = 10M with no gain in round time
+// (docs/performance.md, "Memory").
+constexpr int kDataRecvHwm = 2;
 
 attestation::Platform ToAttestation(protocol::Platform p) {
   switch (p) {
