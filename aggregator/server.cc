@@ -11,11 +11,12 @@
 namespace cairn::aggregator {
 
 namespace {
-// Update chunks a streaming participant may have queued in this process (see Bind): 2 keep the
-// loop fed (the next chunk is ready while one is opened) and hold 2 x chunk_bytes per upload slot.
-// At 16, ZeroMQ's I/O thread held ~20 MiB more at N = 8, P = 10M with no gain in round time
+// Update chunks a streaming participant may have queued in this process (see Bind). One queued
+// chunk (plus the one ZeroMQ is reading) keeps the loop fed: opening and folding a chunk takes
+// longer than reading the next from the kernel's socket buffer, which holds the rest. At 16,
+// ZeroMQ's I/O thread held ~24 MiB more at N = 8, P = 10M with no gain in round time
 // (docs/performance.md, "Memory").
-constexpr int kDataRecvHwm = 2;
+constexpr int kDataRecvHwm = 1;
 
 attestation::Platform ToAttestation(protocol::Platform p) {
   switch (p) {
