@@ -204,10 +204,11 @@ class RoundEngine {
   void FailFinalize(std::string_view event, std::string_view reason, const Error& error);
   void StateWriteFailed(std::string_view file, const Error& error);
   Status FinalizeCompleted(protocol::RoundResult& result);
-  // Signs `result`, makes it durable (checkpoint, then results.jsonl) and sends it to every
-  // connected participant. `with_model`: attach the download handle (training results; not
-  // analytics releases). Returns false when the checkpoint could not be written: then nothing was
-  // published and the federation has stopped (the caller returns at once).
+  // Signs `result`, makes it durable (checkpoint, then results.jsonl), writes a completed round's
+  // model files and sends it to every connected participant. `with_model`: attach the download
+  // handle (training results; not analytics releases). Returns false when the checkpoint or the
+  // results.jsonl line could not be written: then nothing was sent and the federation has
+  // stopped (the caller returns at once).
   [[nodiscard]] bool PublishResult(protocol::RoundResult result, bool with_model = true);
   // Clean-room analytics (analytics_job.h).
   bool AnalyticsPending() const;
