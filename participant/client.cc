@@ -453,8 +453,9 @@ Result<ParticipantClient::SessionEnd> ParticipantClient::RunSession(const std::a
     for (std::uint32_t i = 0; i < layout.chunks; ++i) {
       std::uint32_t n = layout.size(i);
       // Seal straight into the frame's buffer: the cipher's output is the only copy of the
-      // update. float32 (and the masked ring elements) are sealed from where they are; a 16-bit
-      // transport is encoded into the frame first and sealed in place.
+      // update. float32 (EncodeValues returns the values' own bytes) and the masked ring elements
+      // are sealed from where they are; a 16-bit transport is encoded into the frame first and
+      // sealed in place.
       zmq::message_t payload(n + crypto::kAeadTagBytes);
       auto* buf = static_cast<std::uint8_t*>(payload.data());
       std::size_t first = layout.offset(i) / width;
@@ -465,11 +466,8 @@ Result<ParticipantClient::SessionEnd> ParticipantClient::RunSession(const std::a
         ring.resize(n / width);
         CAIRN_RETURN_IF_ERROR(masking->Mask(values, mask_weight, first, ring));
         plain = ByteSpan(reinterpret_cast<const std::uint8_t*>(ring.data()), n);
-      } else if (offer.upload_encoding == protocol::Encoding::kFloat32) {
-        plain = ByteSpan(reinterpret_cast<const std::uint8_t*>(values.data()), n);  // EncodeValues is the identity
       } else {
-        protocol::EncodeValues(values, offer.upload_encoding, MutableByteSpan(buf, n));
-        plain = ByteSpan(buf, n);
+        plain = protocol::EncodeValues(values, offer.upload_encoding, MutableByteSpan(buf, n));
       }
       bool last = i + 1 == layout.chunks;
       auto aad = protocol::UploadChunkAad(offer.round, i, last);

@@ -14,7 +14,6 @@
 namespace cairn::protocol {
 namespace {
 
-
 std::array<std::uint8_t, kChunkAadBytes> ChunkAad(char kind, std::uint64_t id, std::uint32_t index, bool last) {
   // "cairn/chunk/v1" (14 bytes) ‖ kind ‖ u64 id ‖ u32 index ‖ u8 last ‖ zero pad to 32.
   std::array<std::uint8_t, kChunkAadBytes> aad{};
@@ -109,25 +108,25 @@ crypto::Sha256Digest ModelHash(std::span<const float> params) {
   return crypto::Sha256(ByteSpan(reinterpret_cast<const std::uint8_t*>(params.data()), params.size_bytes()));
 }
 
-void EncodeValues(std::span<const float> in, Encoding encoding, MutableByteSpan out) {
+ByteSpan EncodeValues(std::span<const float> in, Encoding encoding, MutableByteSpan out) {
   switch (encoding) {
     case Encoding::kFloat32:
     case Encoding::kRing32:
-      std::memcpy(out.data(), in.data(), in.size_bytes());
-      return;
+      return ByteSpan(reinterpret_cast<const std::uint8_t*>(in.data()), in.size_bytes());
     case Encoding::kBFloat16:
       for (std::size_t i = 0; i < in.size(); ++i) {
         std::uint16_t h = FloatToBf16(in[i]);
         std::memcpy(out.data() + 2 * i, &h, 2);
       }
-      return;
+      break;
     case Encoding::kFloat16:
       for (std::size_t i = 0; i < in.size(); ++i) {
         _Float16 h = static_cast<_Float16>(in[i]);
         std::memcpy(out.data() + 2 * i, &h, 2);
       }
-      return;
+      break;
   }
+  return ByteSpan(out.data(), in.size() * EncodingBytes(encoding));
 }
 
 Status DecodeValues(ByteSpan in, Encoding encoding, std::span<float> out) {
@@ -230,17 +229,13 @@ Result<std::shared_ptr<const SealedModel>> SealedModel::Seal(std::uint64_t versi
     std::uint32_t n = l.size(i);
     std::size_t first = l.offset(i) / width;
     std::span<const float> values = params.subspan(first, n / width);
-    ByteSpan plain;
+    ByteSpan plain = EncodeValues(values, encoding, MutableByteSpan(dst, n));  // float32: the values themselves
     if (width == 4) {
-      // float32: EncodeValues is the identity, so the values are sealed from where they are.
-      plain = ByteSpan(reinterpret_cast<const std::uint8_t*>(values.data()), values.size_bytes());
       hasher.Update(plain);
     } else {
-      EncodeValues(values, encoding, MutableByteSpan(dst, n));
       std::span<float> back = std::span<float>(decoded).first(n / width);
-      CAIRN_RETURN_IF_ERROR(DecodeValues(ByteSpan(dst, n), encoding, back));
+      CAIRN_RETURN_IF_ERROR(DecodeValues(plain, encoding, back));
       hasher.Update(ByteSpan(reinterpret_cast<const std::uint8_t*>(back.data()), back.size_bytes()));
-      plain = ByteSpan(dst, n);
     }
     auto nonce = ModelChunkNonce(m->nonce_prefix_, i);
     auto aad = ModelChunkAad(version, i, i + 1 == l.chunks);

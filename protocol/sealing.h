@@ -57,9 +57,11 @@ struct ChunkLayout {
 // SHA-256 of the float32 little-endian parameters: the model hash in offers and results.
 crypto::Sha256Digest ModelHash(std::span<const float> params);
 
-// Encodes float32 values into the transport encoding (float32: a copy; bfloat16 / float16:
-// round-to-nearest-even) and back.
-void EncodeValues(std::span<const float> in, Encoding encoding, MutableByteSpan out);
+// Encodes float32 values into the transport encoding and returns the encoded bytes: for the
+// 4-byte encodings (float32, ring32) the values' own bytes, a view of `in` (nothing is copied: the
+// cipher reads them where they are); for bfloat16 / float16 (round-to-nearest-even) `out`, which
+// must hold in.size() * EncodingBytes(encoding) bytes. DecodeValues is the inverse.
+ByteSpan EncodeValues(std::span<const float> in, Encoding encoding, MutableByteSpan out);
 Status DecodeValues(ByteSpan in, Encoding encoding, std::span<float> out);
 
 // Heap storage for buffers of tens of megabytes that are written once and read many times:
