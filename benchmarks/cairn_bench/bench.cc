@@ -1,5 +1,6 @@
 #include "benchmarks/cairn_bench/bench.h"
 
+#include <sched.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -10,6 +11,7 @@
 #include <cmath>
 #include <cstring>
 #include <fstream>
+#include <iomanip>
 #include <map>
 #include <mutex>
 #include <nlohmann/json.hpp>
@@ -250,6 +252,70 @@ Result<FloorResult> MeasureFloor(std::uint32_t participants, std::uint64_t param
   return r;
 }
 
+Result<CipherCosts> MeasureCipherCosts(std::uint64_t params, std::uint32_t chunk_bytes, std::uint32_t repetitions) {
+  CAIRN_ASSIGN_OR_RETURN(auto layout, protocol::ChunkLayout::Make(params * 4, chunk_bytes));
+  CAIRN_ASSIGN_OR_RETURN(auto key, crypto::SecretBytes::Random(32));
+  CAIRN_ASSIGN_OR_RETURN(crypto::Aead aead, crypto::Aead::Create(crypto::AeadAlgorithm::kAes256Gcm, key.span()));
+  std::vector<float> model(params);
+  for (std::size_t i = 0; i < model.size(); ++i) model[i] = static_cast<float>((i * 2654435761u) % 1000) * 1e-5f;
+  const auto* plain = reinterpret_cast<const std::uint8_t*>(model.data());
+  const std::size_t stride = std::size_t(layout.chunk_bytes) + crypto::kAeadTagBytes;
+  Bytes sealed(std::size_t(layout.chunks) * stride);
+  std::vector<std::uint8_t> opened(layout.chunk_bytes);
+  std::vector<double> seal, open, sha;
+  volatile std::uint8_t sink = 0;
+  for (std::uint32_t rep = 0; rep < repetitions; ++rep) {
+    auto t0 = SteadyClock::now();
+    for (std::uint32_t i = 0; i < layout.chunks; ++i) {
+      std::uint32_t n = layout.size(i);
+      std::array<std::uint8_t, crypto::kAeadNonceBytes> nonce{};
+      std::memcpy(nonce.data(), &i, sizeof i);
+      auto aad = protocol::UploadChunkAad(1, i, i + 1 == layout.chunks);
+      CAIRN_RETURN_IF_ERROR(aead.Seal(nonce, aad, ByteSpan(plain + layout.offset(i), n),
+                                      MutableByteSpan(sealed.data() + std::size_t(i) * stride, n + crypto::kAeadTagBytes)));
+    }
+    auto t1 = SteadyClock::now();
+    for (std::uint32_t i = 0; i < layout.chunks; ++i) {
+      std::uint32_t n = layout.size(i);
+      std::array<std::uint8_t, crypto::kAeadNonceBytes> nonce{};
+      std::memcpy(nonce.data(), &i, sizeof i);
+      auto aad = protocol::UploadChunkAad(1, i, i + 1 == layout.chunks);
+      CAIRN_RETURN_IF_ERROR(aead.Open(nonce, aad, ByteSpan(sealed.data() + std::size_t(i) * stride, n + crypto::kAeadTagBytes),
+                                      MutableByteSpan(opened.data(), n)));
+    }
+    auto t2 = SteadyClock::now();
+    auto digest = crypto::Sha256(ByteSpan(plain, layout.total_bytes));
+    auto t3 = SteadyClock::now();
+    sink = sink ^ digest[0] ^ opened[0];
+    seal.push_back(Seconds(t1 - t0));
+    open.push_back(Seconds(t2 - t1));
+    sha.push_back(Seconds(t3 - t2));
+  }
+  (void)sink;
+  return CipherCosts{Median(seal), Median(open), Median(sha)};
+}
+
+ColocatedBound ComputeColocatedBound(const CipherCosts& costs, double floor_s, std::uint32_t participants,
+                                     protocol::Encoding encoding, bool checkpoint, unsigned cores) {
+  // Costs are linear in the bytes: a 16-bit transport seals and opens half of them.
+  const double width = static_cast<double>(protocol::EncodingBytes(encoding)) / 4.0;
+  const double n = participants;
+  ColocatedBound b;
+  b.aggregator_open_add_s = floor_s;
+  b.participants_seal_s = n * width * costs.seal_s;
+  b.participants_open_hash_s = n * (width * costs.open_s + costs.sha256_s);
+  b.aggregator_seal_hash_s = width * costs.seal_s + costs.sha256_s + (checkpoint ? costs.seal_s : 0.0);
+  b.cores = std::max(1u, cores);
+  return b;
+}
+
+unsigned UsableCores() {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  if (::sched_getaffinity(0, sizeof set, &set) != 0) return std::max(1u, std::thread::hardware_concurrency());
+  return static_cast<unsigned>(std::max(1, CPU_COUNT(&set)));
+}
+
 Result<BenchReport> RunBench(const BenchOptions& o) {
   if (o.participants < 1 || o.participants > 1000) {
     return Fail(ErrorCode::kInvalidArgument, "--participants must be in [1, 1000]");
@@ -318,6 +384,7 @@ Result<BenchReport> RunBench(const BenchOptions& o) {
 
   // The floor first (the machine is quiet: nothing else of the benchmark runs yet).
   CAIRN_ASSIGN_OR_RETURN(FloorResult before, MeasureFloor(N, P, o.chunk_bytes, o.floor_repetitions));
+  CAIRN_ASSIGN_OR_RETURN(CipherCosts cipher_before, MeasureCipherCosts(P, o.chunk_bytes, o.floor_repetitions));
 
   // The aggregator.
   Observations obs;
@@ -479,9 +546,16 @@ Result<BenchReport> RunBench(const BenchOptions& o) {
 
   // The floor again, after the federation (load drifts on a shared machine).
   CAIRN_ASSIGN_OR_RETURN(FloorResult after, MeasureFloor(N, P, o.chunk_bytes, o.floor_repetitions));
+  CAIRN_ASSIGN_OR_RETURN(CipherCosts cipher_after, MeasureCipherCosts(P, o.chunk_bytes, o.floor_repetitions));
   report.floor.runs_s = before.runs_s;
   report.floor.runs_s.insert(report.floor.runs_s.end(), after.runs_s.begin(), after.runs_s.end());
   report.floor.median_s = Median(report.floor.runs_s);
+  // Before and after the federation, as the floor: the mean of the two medians.
+  report.cipher = CipherCosts{(cipher_before.seal_s + cipher_after.seal_s) / 2,
+                              (cipher_before.open_s + cipher_after.open_s) / 2,
+                              (cipher_before.sha256_s + cipher_after.sha256_s) / 2};
+  report.colocated = ComputeColocatedBound(report.cipher, report.floor.median_s, N, o.encoding, o.checkpoint,
+                                           UsableCores());
 
   // Rounds.
   std::map<std::uint64_t, std::vector<const ResultSeen*>> by_round;
@@ -523,6 +597,7 @@ Result<BenchReport> RunBench(const BenchOptions& o) {
   }
   report.round_median_s = Median(report.round_s);
   report.ratio = report.floor.median_s > 0 ? report.round_median_s / report.floor.median_s : 0;
+  report.colocated_ratio = report.colocated.bound_s() > 0 ? report.round_median_s / report.colocated.bound_s() : 0;
   // Update chunks into the aggregator: payload (values in the transport encoding) plus one AEAD
   // tag per chunk, per participant — exactly what the engine's bytes_in counter adds up.
   CAIRN_ASSIGN_OR_RETURN(auto layout, protocol::ChunkLayout::Make(P * protocol::EncodingBytes(o.encoding), o.chunk_bytes));
@@ -560,6 +635,16 @@ std::string ReportJson(const BenchReport& r) {
     j["aggregator_peak_rss_bytes"] = nullptr;
   }
   j["gbps"] = r.gbps;
+  j["colocated_bound_s"] = r.colocated.bound_s();
+  j["colocated_ratio"] = r.colocated_ratio;
+  j["colocated"] = {{"cores", r.colocated.cores},
+                    {"cpu_s", r.colocated.cpu_s()},
+                    {"aggregator_open_add_s", r.colocated.aggregator_open_add_s},
+                    {"participants_seal_s", r.colocated.participants_seal_s},
+                    {"participants_open_hash_s", r.colocated.participants_open_hash_s},
+                    {"aggregator_seal_hash_s", r.colocated.aggregator_seal_hash_s},
+                    {"target_1_5x_floor_reachable", 1.5 * r.floor.median_s >= r.colocated.bound_s()}};
+  j["cipher_per_model_s"] = {{"seal", r.cipher.seal_s}, {"open", r.cipher.open_s}, {"sha256", r.cipher.sha256_s}};
   j["params_requested"] = o.params;
   j["model"] = {{"kind", "logreg"}, {"inputs", r.shape.inputs}, {"classes", r.shape.classes}};
   j["encoding"] = protocol::EncodingName(o.encoding);
@@ -638,6 +723,17 @@ std::string ReportText(const BenchReport& r) {
     << mb(double(r.model_bytes) * o.participants) << " MB, one thread)\n";
   s.precision(2);
   s << "  ratio             " << r.ratio << " x floor\n";
+  const ColocatedBound& b = r.colocated;
+  s.precision(3);
+  s << "  co-located bound  " << b.bound_s() << " s: " << b.cpu_s() << " s of cipher and hash work on " << b.cores
+    << (b.cores == 1 ? " core" : " cores") << " (aggregator open + add " << b.aggregator_open_add_s
+    << ", seal + hash " << b.aggregator_seal_hash_s << "; participants seal " << b.participants_seal_s
+    << ", open + hash " << b.participants_open_hash_s << ")" << (o.masking ? ", masking not counted" : "") << "\n";
+  s.precision(2);
+  s << "  round / bound     " << r.colocated_ratio << " x; 1.5 x floor = " << std::setprecision(3)
+    << 1.5 * r.floor.median_s << " s is " << (1.5 * r.floor.median_s >= b.bound_s() ? "above" : "below")
+    << " the bound" << (1.5 * r.floor.median_s >= b.bound_s() ? "" : ": out of reach with every party on this machine")
+    << "\n" << std::setprecision(2);
   s << "  into aggregator   " << mb(double(r.bytes_in_per_round)) << " MB per round, " << r.gbps << " GB/s\n";
   if (r.aggregator_peak_rss_bytes) {
     s << "  aggregator RSS    peak " << mib(double(*r.aggregator_peak_rss_bytes)) << " MiB (limit 4 x model + 64 MiB = "

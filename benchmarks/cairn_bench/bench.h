@@ -74,6 +74,40 @@ struct FloorResult {
 Result<FloorResult> MeasureFloor(std::uint32_t participants, std::uint64_t params, std::uint32_t chunk_bytes,
                                  std::uint32_t repetitions);
 
+// One thread's time for the cipher and hash work on one model of P float32 (P·4 bytes, in the
+// protocol's chunks), medians of the timed runs: sealing with AES-256-GCM, opening, SHA-256.
+struct CipherCosts {
+  double seal_s = 0;
+  double open_s = 0;
+  double sha256_s = 0;
+};
+Result<CipherCosts> MeasureCipherCosts(std::uint64_t params, std::uint32_t chunk_bytes, std::uint32_t repetitions);
+
+// The floor counts only what the aggregator must do with the updates. With every party on this
+// machine, a round also needs the participants' share of the protocol's cipher and hash work:
+// each seals its update and opens and hashes the model it downloads, and the aggregator seals
+// and hashes the new model and seals it again into the checkpoint. That work spread evenly over
+// the machine's cores is a lower bound for the round: kernel copies, memory traffic and file
+// writes are left out. When it exceeds 1.5 x floor, that target is out of reach on this machine
+// whatever the implementation does (docs/performance.md, "Against the targets").
+struct ColocatedBound {
+  double aggregator_open_add_s = 0;     // the floor: N·P·4 bytes opened and accumulated
+  double participants_seal_s = 0;       // N updates sealed
+  double participants_open_hash_s = 0;  // N model downloads opened and hashed
+  double aggregator_seal_hash_s = 0;    // the new model sealed and hashed, plus the checkpoint's sealing
+  unsigned cores = 1;
+  double cpu_s() const {
+    return aggregator_open_add_s + participants_seal_s + participants_open_hash_s + aggregator_seal_hash_s;
+  }
+  double bound_s() const { return cpu_s() / cores; }
+};
+// `costs` are for P·4 bytes; updates and downloads scale by the transport encoding's width
+// (2 bytes for bfloat16 / float16), the hashes and the checkpoint are over float32.
+ColocatedBound ComputeColocatedBound(const CipherCosts& costs, double floor_s, std::uint32_t participants,
+                                     protocol::Encoding encoding, bool checkpoint, unsigned cores);
+// Cores this process may run on (its CPU affinity), at least 1.
+unsigned UsableCores();
+
 // CPU time of one process (or thread group) over a round, by thread kind.
 struct CpuSplit {
   double loop_s = 0;     // the aggregator's event loop thread
@@ -91,6 +125,9 @@ struct BenchReport {
   double round_median_s = 0;
   FloorResult floor;
   double ratio = 0;
+  CipherCosts cipher;                           // per model, measured beside the floor
+  ColocatedBound colocated;                     // masked runs: the masking work is not counted
+  double colocated_ratio = 0;                   // round_median_s / colocated.bound_s()
   std::uint64_t bytes_in_per_round = 0;         // update chunk payloads into the aggregator
   double gbps = 0;                              // bytes_in_per_round / round_median_s / 1e9
   std::optional<std::uint64_t> aggregator_peak_rss_bytes;  // process mode
