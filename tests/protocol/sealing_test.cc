@@ -20,6 +20,9 @@ TEST(Sealing, ModelDownloadRoundTripsAcrossChunks) {
   ASSERT_TRUE(sealed) << sealed.error().ToString();
   ModelDownload d = (*sealed)->Download();
   EXPECT_EQ(d.chunks, 10u);
+  // float32: hashed on a second thread while the chunks are sealed; the same SHA-256.
+  EXPECT_EQ((*sealed)->hash(), ModelHash(params));
+  EXPECT_EQ(d.model_hash, ModelHash(params));
   auto rx = ModelReceiver::Create(d);
   ASSERT_TRUE(rx);
   for (std::uint32_t i = d.chunks; i-- > 0;) ASSERT_TRUE(rx->Add(i, (*sealed)->chunk(i)));
