@@ -5,6 +5,7 @@
 #   scripts/bench.sh [--build-dir build] [--quick] [--repeat K] [--only speed|rss|many|encodings]
 #
 #   speed      N=8  P=10M R=5                      median round vs floor (target: <= 1.5 x floor)
+#                                                  and vs the co-located bound (bound_s)
 #   rss        N=2, 8, 32  P=10M R=3, 1 and 2      aggregator peak RSS (target: <= 4 x model + 64 MiB)
 #              upload slots                        (each staging slot holds one model)
 #   many       N=100 P=1M R=3                      every round completes, commits per participant
