@@ -221,8 +221,14 @@ Result<ParticipantClient::SessionEnd> ParticipantClient::RunSession(const std::a
   CAIRN_RETURN_IF_ERROR(net::ApplySocketOptions(s.control, co));
   net::SocketOptions dopt;
   dopt.max_message_bytes = protocol::kMaxChunkPayloadBytes;
-  dopt.send_hwm = 64;  // backpressure on uploads: a few chunks in flight
+  // Backpressure on uploads: a few chunks queued in ZeroMQ (the kernel's socket buffer holds
+  // more). Their frames come from a pool that holds that many, plus the one ZeroMQ is writing and
+  // the one being sealed, so a round's upload reuses the last round's buffers (no malloc, page
+  // faults or trimming per chunk; docs/performance.md, "Participants' upload frames").
+  constexpr int kUploadQueue = 16;
+  dopt.send_hwm = kUploadQueue;
   dopt.recv_hwm = 256;
+  net::FramePool upload_frames(kUploadQueue + 2);
   CAIRN_RETURN_IF_ERROR(net::ApplySocketOptions(s.data, dopt));
   try {
     s.control.set(zmq::sockopt::curve_serverkey, zmq::const_buffer(s.evidence.curve_key.data(), 32));
@@ -456,7 +462,7 @@ Result<ParticipantClient::SessionEnd> ParticipantClient::RunSession(const std::a
       // update. float32 (EncodeValues returns the values' own bytes) and the masked ring elements
       // are sealed from where they are; a 16-bit transport is encoded into the frame first and
       // sealed in place.
-      zmq::message_t payload(n + crypto::kAeadTagBytes);
+      zmq::message_t payload = upload_frames.Take(n + crypto::kAeadTagBytes);
       auto* buf = static_cast<std::uint8_t*>(payload.data());
       std::size_t first = layout.offset(i) / width;
       std::span<const float> values = std::span<const float>(delta).subspan(first, n / width);

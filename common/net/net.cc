@@ -143,6 +143,70 @@ zmq::message_t ZeroCopyFrame(const std::uint8_t* data, std::size_t size,
 
 // ---------------------------------------------------------------------------------------------
 
+struct FramePool::Shared {
+  mutable std::mutex mu;
+  std::size_t keep = 0;
+  std::size_t capacity = 0;
+  std::vector<std::unique_ptr<std::uint8_t[]>> idle;
+};
+
+namespace {
+
+// libzmq's hint for a pooled frame: where its buffer goes back, and the capacity it has.
+struct FrameTicket {
+  std::shared_ptr<FramePool::Shared> pool;
+  std::size_t capacity;
+};
+
+void ReturnFrame(void* data, void* hint) {
+  std::unique_ptr<FrameTicket> ticket(static_cast<FrameTicket*>(hint));
+  std::unique_ptr<std::uint8_t[]> buffer(static_cast<std::uint8_t*>(data));
+  FramePool::Shared& pool = *ticket->pool;
+  std::lock_guard lock(pool.mu);
+  if (ticket->capacity == pool.capacity && pool.idle.size() < pool.keep) pool.idle.push_back(std::move(buffer));
+}
+
+}  // namespace
+
+FramePool::FramePool(std::size_t keep) : shared_(std::make_shared<Shared>()) { shared_->keep = keep; }
+
+zmq::message_t FramePool::Take(std::size_t size) {
+  std::unique_ptr<std::uint8_t[]> buffer;
+  std::vector<std::unique_ptr<std::uint8_t[]>> dropped;  // freed outside the lock
+  std::size_t capacity;
+  {
+    std::lock_guard lock(shared_->mu);
+    if (size > shared_->capacity) {
+      dropped = std::move(shared_->idle);
+      shared_->idle.clear();
+      shared_->capacity = size;
+    }
+    capacity = shared_->capacity;
+    if (!shared_->idle.empty()) {
+      buffer = std::move(shared_->idle.back());
+      shared_->idle.pop_back();
+    }
+  }
+  if (!buffer) buffer.reset(new std::uint8_t[capacity]);
+  auto ticket = std::make_unique<FrameTicket>(FrameTicket{shared_, capacity});
+  zmq::message_t frame(buffer.get(), size, &ReturnFrame, ticket.get());  // throws only before taking them
+  buffer.release();
+  ticket.release();
+  return frame;
+}
+
+std::size_t FramePool::idle() const {
+  std::lock_guard lock(shared_->mu);
+  return shared_->idle.size();
+}
+
+std::size_t FramePool::capacity() const {
+  std::lock_guard lock(shared_->mu);
+  return shared_->capacity;
+}
+
+// ---------------------------------------------------------------------------------------------
+
 ZapAuthenticator::ZapAuthenticator(zmq::context_t& context, Lookup lookup)
     : context_(context), lookup_(std::move(lookup)), socket_(context, zmq::socket_type::rep) {}
 

@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <thread>
@@ -69,6 +70,28 @@ inline ByteSpan FrameBytes(const zmq::message_t& m) {
 // with the frame (it may outlive the send call).
 zmq::message_t ZeroCopyFrame(const std::uint8_t* data, std::size_t size,
                              std::shared_ptr<const void> keepalive);
+
+// Send buffers, reused: a frame from Take() returns its buffer to the pool when libzmq is done
+// with it (libzmq calls back on its I/O thread), and a later Take() hands that buffer out again.
+// A participant's upload sends a model's worth of ~1 MiB frames every round; allocated one by
+// one, glibc grew and trimmed its heap every round (page faults and madvise calls on both
+// threads; docs/performance.md, "Participants' upload frames"). Buffers share one capacity, the
+// largest size asked for so far (a larger request drops the idle ones); at most `keep` wait idle,
+// and a frame returned beyond that is freed. Buffers are not wiped on return: callers send
+// ciphertext. Thread-safe; frames may outlive the pool.
+class FramePool {
+ public:
+  explicit FramePool(std::size_t keep);
+  // A frame of `size` bytes whose contents the caller fills before sending (not zeroed).
+  zmq::message_t Take(std::size_t size);
+  std::size_t idle() const;
+  std::size_t capacity() const;
+
+  struct Shared;
+
+ private:
+  std::shared_ptr<Shared> shared_;
+};
 
 // ZAP (RFC 27) handler for CURVE: admits a client whose public key `lookup` maps to an identity,
 // which becomes the connection's User-Id (messages from it carry `gets("User-Id")`). Runs its
