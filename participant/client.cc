@@ -224,11 +224,12 @@ Result<ParticipantClient::SessionEnd> ParticipantClient::RunSession(const std::a
   // Backpressure on uploads: a few chunks queued in ZeroMQ (the kernel's socket buffer holds
   // more). Their frames come from a pool that holds that many, plus the one ZeroMQ is writing and
   // the one being sealed, so a round's upload reuses the last round's buffers (no malloc, page
-  // faults or trimming per chunk; docs/performance.md, "Participants' upload frames").
+  // faults or trimming per chunk; docs/performance.md, "Participants' upload frames"); but never
+  // more than 32 MiB of them between rounds, whatever federation.chunk_bytes is.
   constexpr int kUploadQueue = 16;
   dopt.send_hwm = kUploadQueue;
   dopt.recv_hwm = 256;
-  net::FramePool upload_frames(kUploadQueue + 2);
+  net::FramePool upload_frames(kUploadQueue + 2, std::size_t{32} << 20);
   CAIRN_RETURN_IF_ERROR(net::ApplySocketOptions(s.data, dopt));
   try {
     s.control.set(zmq::sockopt::curve_serverkey, zmq::const_buffer(s.evidence.curve_key.data(), 32));

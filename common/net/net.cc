@@ -146,6 +146,7 @@ zmq::message_t ZeroCopyFrame(const std::uint8_t* data, std::size_t size,
 struct FramePool::Shared {
   mutable std::mutex mu;
   std::size_t keep = 0;
+  std::size_t keep_bytes = 0;
   std::size_t capacity = 0;
   std::vector<std::unique_ptr<std::uint8_t[]>> idle;
 };
@@ -163,12 +164,18 @@ void ReturnFrame(void* data, void* hint) {
   std::unique_ptr<std::uint8_t[]> buffer(static_cast<std::uint8_t*>(data));
   FramePool::Shared& pool = *ticket->pool;
   std::lock_guard lock(pool.mu);
-  if (ticket->capacity == pool.capacity && pool.idle.size() < pool.keep) pool.idle.push_back(std::move(buffer));
+  if (ticket->capacity == pool.capacity && pool.idle.size() < pool.keep &&
+      (pool.idle.size() + 1) * pool.capacity <= pool.keep_bytes) {
+    pool.idle.push_back(std::move(buffer));
+  }
 }
 
 }  // namespace
 
-FramePool::FramePool(std::size_t keep) : shared_(std::make_shared<Shared>()) { shared_->keep = keep; }
+FramePool::FramePool(std::size_t keep, std::size_t keep_bytes) : shared_(std::make_shared<Shared>()) {
+  shared_->keep = keep;
+  shared_->keep_bytes = keep_bytes;
+}
 
 zmq::message_t FramePool::Take(std::size_t size) {
   std::unique_ptr<std::uint8_t[]> buffer;

@@ -76,12 +76,12 @@ zmq::message_t ZeroCopyFrame(const std::uint8_t* data, std::size_t size,
 // A participant's upload sends a model's worth of ~1 MiB frames every round; allocated one by
 // one, glibc grew and trimmed its heap every round (page faults and madvise calls on both
 // threads; docs/performance.md, "Participants' upload frames"). Buffers share one capacity, the
-// largest size asked for so far (a larger request drops the idle ones); at most `keep` wait idle,
-// and a frame returned beyond that is freed. Buffers are not wiped on return: callers send
-// ciphertext. Thread-safe; frames may outlive the pool.
+// largest size asked for so far (a larger request drops the idle ones); at most `keep` buffers
+// and `keep_bytes` wait idle, and a frame returned beyond that is freed. Buffers are not wiped on
+// return: callers send ciphertext. Thread-safe; frames may outlive the pool.
 class FramePool {
  public:
-  explicit FramePool(std::size_t keep);
+  FramePool(std::size_t keep, std::size_t keep_bytes);
   // A frame of `size` bytes whose contents the caller fills before sending (not zeroed).
   zmq::message_t Take(std::size_t size);
   std::size_t idle() const;

@@ -33,7 +33,7 @@ class FramePoolTest : public ::testing::Test {
 };
 
 TEST_F(FramePoolTest, ASentFramesBufferIsHandedOutAgain) {
-  FramePool pool(4);
+  FramePool pool(4, 1 << 20);
   zmq::message_t first = pool.Take(1000);
   ASSERT_EQ(first.size(), 1000u);
   EXPECT_EQ(pool.capacity(), 1000u);
@@ -50,7 +50,7 @@ TEST_F(FramePoolTest, ASentFramesBufferIsHandedOutAgain) {
 }
 
 TEST_F(FramePoolTest, KeepsAtMostKeepIdleBuffers) {
-  FramePool pool(2);
+  FramePool pool(2, 1 << 20);
   {
     std::vector<zmq::message_t> frames;
     for (int i = 0; i < 5; ++i) frames.push_back(pool.Take(256));
@@ -65,8 +65,19 @@ TEST_F(FramePoolTest, KeepsAtMostKeepIdleBuffers) {
   EXPECT_NE(b.data(), c.data());
 }
 
+TEST_F(FramePoolTest, KeepsAtMostKeepBytesOfIdleBuffers) {
+  FramePool pool(8, 1000);
+  {
+    std::vector<zmq::message_t> frames;
+    for (int i = 0; i < 4; ++i) frames.push_back(pool.Take(300));
+  }  // 3 x 300 bytes fit in 1000, a fourth would not
+  EXPECT_EQ(pool.idle(), 3u);
+  { auto big = pool.Take(2000); }  // larger than keep_bytes: sent, then freed, never kept
+  EXPECT_EQ(pool.idle(), 0u);
+}
+
 TEST_F(FramePoolTest, ALargerRequestDropsTheSmallerIdleBuffers) {
-  FramePool pool(4);
+  FramePool pool(4, 1 << 20);
   { auto small = pool.Take(100); }
   EXPECT_EQ(pool.idle(), 1u);
   auto large = pool.Take(5000);
@@ -78,7 +89,7 @@ TEST_F(FramePoolTest, ALargerRequestDropsTheSmallerIdleBuffers) {
 }
 
 TEST_F(FramePoolTest, AFrameOfTheOldCapacityReturnedAfterGrowthIsFreed) {
-  FramePool pool(4);
+  FramePool pool(4, 1 << 20);
   auto old_size = pool.Take(100);
   auto grown = pool.Take(200);  // capacity 200 while a 100-byte buffer is still out
   { zmq::message_t gone = std::move(old_size); }
@@ -90,7 +101,7 @@ TEST_F(FramePoolTest, AFrameOfTheOldCapacityReturnedAfterGrowthIsFreed) {
 TEST_F(FramePoolTest, FramesOutliveThePool) {
   zmq::message_t frame;
   {
-    FramePool pool(4);
+    FramePool pool(4, 1 << 20);
     frame = pool.Take(64);
     std::memset(frame.data(), 'd', frame.size());
   }
