@@ -231,7 +231,7 @@ Result<std::shared_ptr<const SealedModel>> SealedModel::Seal(std::uint64_t versi
   if (width == 4) {
     try {
       hashing = std::thread([&] {
-        float32_hash = crypto::Sha256(ByteSpan(reinterpret_cast<const std::uint8_t*>(params.data()), params.size_bytes()));
+        float32_hash = ModelHash(params);
       });
     } catch (const std::system_error&) {
     }

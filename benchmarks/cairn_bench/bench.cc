@@ -199,30 +199,65 @@ Result<ModelShape> ShapeForParams(std::uint64_t params) {
   return Fail(ErrorCode::kInvalidArgument, "no logreg shape near " + std::to_string(params) + " parameters");
 }
 
+namespace {
+
+// Model-sized buffers sealed as the protocol seals them: chunk i of `layout` under nonce i, with
+// the upload AAD (index, last flag), each followed by its tag at a stride of chunk + tag.
+class SealedChunks {
+ public:
+  explicit SealedChunks(const protocol::ChunkLayout& layout)
+      : layout_(layout), stride_(std::size_t(layout.chunk_bytes) + crypto::kAeadTagBytes),
+        sealed_(std::size_t(layout.chunks) * stride_) {}
+
+  Status Seal(crypto::Aead& aead, const std::uint8_t* plain) {
+    for (std::uint32_t i = 0; i < layout_.chunks; ++i) {
+      std::uint32_t n = layout_.size(i);
+      auto nonce = Nonce(i);
+      CAIRN_RETURN_IF_ERROR(aead.Seal(nonce, Aad(i), ByteSpan(plain + layout_.offset(i), n),
+                                      MutableByteSpan(sealed_.data() + i * stride_, n + crypto::kAeadTagBytes)));
+    }
+    return Ok();
+  }
+  // Opens chunk i into the front of `out` (at least the chunk's size).
+  Status Open(crypto::Aead& aead, std::uint32_t i, MutableByteSpan out) const {
+    std::uint32_t n = layout_.size(i);
+    auto nonce = Nonce(i);
+    return aead.Open(nonce, Aad(i), ByteSpan(sealed_.data() + i * stride_, n + crypto::kAeadTagBytes), out.first(n));
+  }
+
+ private:
+  static std::array<std::uint8_t, crypto::kAeadNonceBytes> Nonce(std::uint32_t i) {
+    std::array<std::uint8_t, crypto::kAeadNonceBytes> n{};
+    std::memcpy(n.data(), &i, sizeof i);
+    return n;
+  }
+  std::array<std::uint8_t, protocol::kChunkAadBytes> Aad(std::uint32_t i) const {
+    return protocol::UploadChunkAad(1, i, i + 1 == layout_.chunks);
+  }
+
+  protocol::ChunkLayout layout_;
+  std::size_t stride_;
+  Bytes sealed_;
+};
+
+// P float32 values that are not all alike (the cipher does not care; the accumulator might).
+std::vector<float> SampleValues(std::uint64_t params) {
+  std::vector<float> v(params);
+  for (std::size_t i = 0; i < v.size(); ++i) v[i] = static_cast<float>((i * 2654435761u) % 1000) * 1e-5f;
+  return v;
+}
+
+}  // namespace
+
 Result<FloorResult> MeasureFloor(std::uint32_t participants, std::uint64_t params, std::uint32_t chunk_bytes,
                                  std::uint32_t repetitions) {
   CAIRN_ASSIGN_OR_RETURN(auto layout, protocol::ChunkLayout::Make(params * 4, chunk_bytes));
   CAIRN_ASSIGN_OR_RETURN(auto key, crypto::SecretBytes::Random(32));
   CAIRN_ASSIGN_OR_RETURN(crypto::Aead aead, crypto::Aead::Create(crypto::AeadAlgorithm::kAes256Gcm, key.span()));
-  // One update, sealed as a participant seals it (chunk i under nonce i, AAD with index and
-  // last flag); every "participant" sends these same bytes.
-  std::vector<float> update(params);
-  for (std::size_t i = 0; i < update.size(); ++i) update[i] = static_cast<float>((i * 2654435761u) % 1000) * 1e-5f;
-  const std::size_t stride = std::size_t(layout.chunk_bytes) + crypto::kAeadTagBytes;
-  Bytes sealed(std::size_t(layout.chunks) * stride);
-  auto nonce_for = [](std::uint32_t i) {
-    std::array<std::uint8_t, crypto::kAeadNonceBytes> n{};
-    std::memcpy(n.data(), &i, sizeof i);
-    return n;
-  };
-  for (std::uint32_t i = 0; i < layout.chunks; ++i) {
-    std::uint32_t n = layout.size(i);
-    auto aad = protocol::UploadChunkAad(1, i, i + 1 == layout.chunks);
-    auto nonce = nonce_for(i);
-    CAIRN_RETURN_IF_ERROR(aead.Seal(nonce, aad,
-                                    ByteSpan(reinterpret_cast<const std::uint8_t*>(update.data()) + layout.offset(i), n),
-                                    MutableByteSpan(sealed.data() + std::size_t(i) * stride, n + crypto::kAeadTagBytes)));
-  }
+  // One update, sealed as a participant seals it; every "participant" sends these same bytes.
+  std::vector<float> update = SampleValues(params);
+  SealedChunks sealed(layout);
+  CAIRN_RETURN_IF_ERROR(sealed.Seal(aead, reinterpret_cast<const std::uint8_t*>(update.data())));
   update.clear();
   update.shrink_to_fit();
   std::vector<double> sum(params, 0.0);
@@ -234,10 +269,8 @@ Result<FloorResult> MeasureFloor(std::uint32_t participants, std::uint64_t param
       double weight = 1.0 + p;
       for (std::uint32_t i = 0; i < layout.chunks; ++i) {
         std::uint32_t n = layout.size(i);
-        auto aad = protocol::UploadChunkAad(1, i, i + 1 == layout.chunks);
-        auto nonce = nonce_for(i);
-        CAIRN_RETURN_IF_ERROR(aead.Open(nonce, aad, ByteSpan(sealed.data() + std::size_t(i) * stride, n + crypto::kAeadTagBytes),
-                                        MutableByteSpan(reinterpret_cast<std::uint8_t*>(scratch.data()), n)));
+        CAIRN_RETURN_IF_ERROR(sealed.Open(aead, i, MutableByteSpan(reinterpret_cast<std::uint8_t*>(scratch.data()),
+                                                                   scratch.size() * sizeof(float))));
         std::size_t first = layout.offset(i) / 4;
         strategy::AccumulateWeighted(std::span<double>(sum).subspan(first, n / 4),
                                      std::span<const float>(scratch).first(n / 4), weight);
@@ -256,33 +289,17 @@ Result<CipherCosts> MeasureCipherCosts(std::uint64_t params, std::uint32_t chunk
   CAIRN_ASSIGN_OR_RETURN(auto layout, protocol::ChunkLayout::Make(params * 4, chunk_bytes));
   CAIRN_ASSIGN_OR_RETURN(auto key, crypto::SecretBytes::Random(32));
   CAIRN_ASSIGN_OR_RETURN(crypto::Aead aead, crypto::Aead::Create(crypto::AeadAlgorithm::kAes256Gcm, key.span()));
-  std::vector<float> model(params);
-  for (std::size_t i = 0; i < model.size(); ++i) model[i] = static_cast<float>((i * 2654435761u) % 1000) * 1e-5f;
+  std::vector<float> model = SampleValues(params);
   const auto* plain = reinterpret_cast<const std::uint8_t*>(model.data());
-  const std::size_t stride = std::size_t(layout.chunk_bytes) + crypto::kAeadTagBytes;
-  Bytes sealed(std::size_t(layout.chunks) * stride);
+  SealedChunks sealed(layout);
   std::vector<std::uint8_t> opened(layout.chunk_bytes);
   std::vector<double> seal, open, sha;
   volatile std::uint8_t sink = 0;
   for (std::uint32_t rep = 0; rep < repetitions; ++rep) {
     auto t0 = SteadyClock::now();
-    for (std::uint32_t i = 0; i < layout.chunks; ++i) {
-      std::uint32_t n = layout.size(i);
-      std::array<std::uint8_t, crypto::kAeadNonceBytes> nonce{};
-      std::memcpy(nonce.data(), &i, sizeof i);
-      auto aad = protocol::UploadChunkAad(1, i, i + 1 == layout.chunks);
-      CAIRN_RETURN_IF_ERROR(aead.Seal(nonce, aad, ByteSpan(plain + layout.offset(i), n),
-                                      MutableByteSpan(sealed.data() + std::size_t(i) * stride, n + crypto::kAeadTagBytes)));
-    }
+    CAIRN_RETURN_IF_ERROR(sealed.Seal(aead, plain));
     auto t1 = SteadyClock::now();
-    for (std::uint32_t i = 0; i < layout.chunks; ++i) {
-      std::uint32_t n = layout.size(i);
-      std::array<std::uint8_t, crypto::kAeadNonceBytes> nonce{};
-      std::memcpy(nonce.data(), &i, sizeof i);
-      auto aad = protocol::UploadChunkAad(1, i, i + 1 == layout.chunks);
-      CAIRN_RETURN_IF_ERROR(aead.Open(nonce, aad, ByteSpan(sealed.data() + std::size_t(i) * stride, n + crypto::kAeadTagBytes),
-                                      MutableByteSpan(opened.data(), n)));
-    }
+    for (std::uint32_t i = 0; i < layout.chunks; ++i) CAIRN_RETURN_IF_ERROR(sealed.Open(aead, i, opened));
     auto t2 = SteadyClock::now();
     auto digest = crypto::Sha256(ByteSpan(plain, layout.total_bytes));
     auto t3 = SteadyClock::now();
