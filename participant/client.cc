@@ -229,6 +229,10 @@ Result<ParticipantClient::SessionEnd> ParticipantClient::RunSession(const std::a
   constexpr int kUploadQueue = 16;
   dopt.send_hwm = kUploadQueue;
   dopt.recv_hwm = 256;
+  // An upload blocks while the queue is full; an aggregator that reads nothing for the idle
+  // timeout is treated as gone (the session ends and the participant attests again), as on the
+  // control channel, instead of the send waiting forever.
+  dopt.send_timeout_ms = static_cast<int>(cfg.connect.idle_timeout_s * 1000);
   net::FramePool upload_frames(kUploadQueue + 2, std::size_t{32} << 20);
   CAIRN_RETURN_IF_ERROR(net::ApplySocketOptions(s.data, dopt));
   try {

@@ -17,7 +17,8 @@ struct ConnectOptions {
   std::uint32_t initial_backoff_ms = 250;   // doubled after each failed attempt
   std::uint32_t max_backoff_ms = 5000;
   std::uint32_t request_timeout_ms = 5000;  // per request (evidence, welcome, model window)
-  std::uint32_t idle_timeout_s = 600;       // silence on the control channel before re-attesting
+  std::uint32_t idle_timeout_s = 600;       // silence on the control channel before re-attesting;
+                                            // also the longest an upload chunk waits to be taken
 };
 
 struct DataConfig {

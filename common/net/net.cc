@@ -41,6 +41,7 @@ Status ApplySocketOptions(zmq::socket_t& socket, const SocketOptions& o) {
     socket.set(zmq::sockopt::maxmsgsize, o.max_message_bytes);
     socket.set(zmq::sockopt::sndhwm, o.send_hwm);
     socket.set(zmq::sockopt::rcvhwm, o.recv_hwm);
+    socket.set(zmq::sockopt::sndtimeo, o.send_timeout_ms);
     if (o.heartbeat_ms > 0) {
       socket.set(zmq::sockopt::heartbeat_ivl, o.heartbeat_ms);
       socket.set(zmq::sockopt::heartbeat_timeout, o.heartbeat_timeout_ms);
@@ -96,7 +97,7 @@ Status SendFrames(zmq::socket_t& socket, std::vector<zmq::message_t>& frames, bo
       auto flags = (i + 1 < frames.size()) ? zmq::send_flags::sndmore : zmq::send_flags::none;
       if (dontwait) flags = flags | zmq::send_flags::dontwait;
       auto sent = socket.send(frames[i], flags);
-      if (!sent) return Fail(ErrorCode::kUnavailable, "send queue is full");
+      if (!sent) return Fail(ErrorCode::kUnavailable, "send queue is full (the peer is not reading, or gone)");
     }
   } catch (const zmq::error_t& e) {
     if (e.num() == EHOSTUNREACH) return Fail(ErrorCode::kUnavailable, "peer is no longer connected");

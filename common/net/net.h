@@ -40,6 +40,10 @@ struct SocketOptions {
   int recv_hwm = 1000;
   int heartbeat_ms = 2000;          // ZMQ_HEARTBEAT_IVL; 0 = off
   int heartbeat_timeout_ms = 10000;
+  // ZMQ_SNDTIMEO: a blocking send that waits longer than this for room in the queue (the peer is
+  // not reading, or no peer is connected) fails as kUnavailable instead of waiting forever.
+  // -1 = wait forever (libzmq's default).
+  int send_timeout_ms = -1;
 };
 Status ApplySocketOptions(zmq::socket_t& socket, const SocketOptions& options);
 
