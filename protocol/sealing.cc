@@ -230,10 +230,9 @@ Result<std::shared_ptr<const SealedModel>> SealedModel::Seal(std::uint64_t versi
   std::thread hashing;
   if (width == 4) {
     try {
-      hashing = std::thread([&] {
-        float32_hash = ModelHash(params);
-      });
+      hashing = std::thread([&] { float32_hash = ModelHash(params); });
     } catch (const std::system_error&) {
+      // No thread to be had: the loop below hashes as it seals.
     }
   }
   struct Join {
