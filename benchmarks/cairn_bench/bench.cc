@@ -70,7 +70,9 @@ std::string ReadText(const std::filesystem::path& path) {
 
 // CPU time of every thread of `pid`, by kind (thread names: ZeroMQ names its I/O threads
 // "ZMQbg/IO/n"; the main thread carries the process name). schedstat's first field is the time
-// on CPU in nanoseconds.
+// on CPU in nanoseconds. A thread that has exited has no entry any more: its time is in the
+// process total of /proc/PID/stat (whole clock ticks), so `other` is that total less the loop
+// and the I/O threads when it is larger than the live threads' sum.
 CpuSplit ReadProcessCpu(int pid) {
   CpuSplit c;
   std::error_code ec;
@@ -90,8 +92,31 @@ CpuSplit ReadProcessCpu(int pid) {
       c.other_s += s;
     }
   }
+  if (auto total = ProcStatCpuSeconds(ReadText("/proc/" + std::to_string(pid) + "/stat"), sysconf(_SC_CLK_TCK))) {
+    c.other_s = std::max(c.other_s, *total - c.loop_s - c.zmq_io_s);
+  }
   return c;
 }
+
+}  // namespace
+
+std::optional<double> ProcStatCpuSeconds(std::string_view stat_line, long ticks_per_second) {
+  // "pid (comm) state ppid ...": comm may hold spaces and parentheses, so fields count from the
+  // last ')'; utime and stime are fields 14 and 15, the 12th and 13th after it.
+  std::size_t close = stat_line.rfind(')');
+  if (close == std::string_view::npos || ticks_per_second <= 0) return std::nullopt;
+  std::istringstream in{std::string(stat_line.substr(close + 1))};
+  std::string field;
+  for (int i = 0; i < 11; ++i) {
+    if (!(in >> field)) return std::nullopt;
+  }
+  std::uint64_t utime = 0;
+  std::uint64_t stime = 0;
+  if (!(in >> utime >> stime)) return std::nullopt;
+  return static_cast<double>(utime + stime) / static_cast<double>(ticks_per_second);
+}
+
+namespace {
 
 double ThreadCpuSeconds(int tid) {
   std::ifstream in("/proc/self/task/" + std::to_string(tid) + "/schedstat");

@@ -22,6 +22,7 @@
 #include <filesystem>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "common/core/error.h"
@@ -112,9 +113,15 @@ unsigned UsableCores();
 struct CpuSplit {
   double loop_s = 0;     // the aggregator's event loop thread
   double zmq_io_s = 0;   // ZeroMQ I/O threads
-  double other_s = 0;    // anything else (ZAP handler, reaper)
+  double other_s = 0;    // anything else: ZAP handler, reaper, and threads that have exited (the
+                         // model export's, the model hash's), which only the process total shows
   double total() const { return loop_s + zmq_io_s + other_s; }
 };
+
+// Seconds of CPU (user + system) in a /proc/PID/stat line: the process's threads, including
+// those that have exited. `ticks_per_second` is sysconf(_SC_CLK_TCK). nullopt when the line does
+// not parse.
+std::optional<double> ProcStatCpuSeconds(std::string_view stat_line, long ticks_per_second);
 
 struct BenchReport {
   BenchOptions options;

@@ -2,9 +2,12 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <chrono>
+#include <ctime>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <thread>
 
 #include "benchmarks/cairn_bench/bench.h"
 #include "benchmarks/cairn_bench/table.h"
@@ -95,6 +98,36 @@ TEST_F(SummaryTableTest, NamesTheFileAndLineOfABadLine) {
   auto table = SummaryTable({file});
   ASSERT_FALSE(table);
   EXPECT_NE(table.error().message().find("bad.jsonl:2"), std::string::npos) << table.error().message();
+}
+
+// The aggregator's CPU figures come partly from /proc/PID/stat, the only place that still counts
+// threads that have exited (the model export's, the model hash's).
+TEST(ProcStatCpu, ReadsUserAndSystemTicksAfterTheCommand) {
+  // A command with a space and a ')' of its own; utime 250 and stime 50 ticks at 100 per second.
+  std::string line = "4242 (cairn agg) x) S 1 4242 4242 0 -1 4194560 900 0 0 0 250 50 0 0 20 0 4 0 1 2 3";
+  auto s = ProcStatCpuSeconds(line, 100);
+  ASSERT_TRUE(s);
+  EXPECT_DOUBLE_EQ(*s, 3.0);
+  EXPECT_FALSE(ProcStatCpuSeconds("4242 cairn S 1", 100));                    // no ')'
+  EXPECT_FALSE(ProcStatCpuSeconds("4242 (cairn) S 1 4242 4242 0 -1", 100));  // cut short
+  EXPECT_FALSE(ProcStatCpuSeconds(line, 0));
+
+  // This process: a thread that burned CPU and exited still counts.
+  std::string before;
+  std::getline(std::ifstream("/proc/self/stat"), before);
+  auto t0 = ProcStatCpuSeconds(before, sysconf(_SC_CLK_TCK));
+  ASSERT_TRUE(t0);
+  std::thread([] {  // 60 ms of its own CPU time, however busy the machine is
+    timespec ts{};
+    do {
+      clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    } while (ts.tv_sec == 0 && ts.tv_nsec < 60'000'000);
+  }).join();
+  std::string after;
+  std::getline(std::ifstream("/proc/self/stat"), after);
+  auto t1 = ProcStatCpuSeconds(after, sysconf(_SC_CLK_TCK));
+  ASSERT_TRUE(t1);
+  EXPECT_GE(*t1 - *t0, 0.04);  // whole ticks: each reading may lose up to one
 }
 
 }  // namespace
