@@ -55,15 +55,7 @@ RoundEngine::RoundEngine(EngineOptions options, const EnclaveKeys& keys, const C
     : options_(std::move(options)), keys_(keys), clock_(clock), outbox_(outbox), store_(store),
       state_(std::move(state)) {}
 
-RoundEngine::~RoundEngine() {
-  // An export still running (the loop was stopped before the federation finished) completes; a
-  // failure is logged but not counted, as the metrics may be gone by now.
-  if (model_export_.valid()) {
-    if (ModelExport e = model_export_.get(); !e.status) {
-      log::Error("state_write_failed", {{"path", "model"}, {"error", e.status.error().message()}});
-    }
-  }
-}
+RoundEngine::~RoundEngine() = default;
 
 Result<std::unique_ptr<RoundEngine>> RoundEngine::Create(EngineOptions options, const EnclaveKeys& keys,
                                                          const Clock& clock, Outbox& outbox,
@@ -160,54 +152,9 @@ bool RoundEngine::CanParkModel() const {
 
 void RoundEngine::ParkModel() {
   if (model_parked_ || !CanParkModel()) return;
-  if (model_export_.valid()) {
-    park_after_export_ = true;  // CollectModelExport parks it
-    return;
-  }
   ReturnStaging(std::move(state_.model));
   state_.model = {};
   model_parked_ = true;
-}
-
-void RoundEngine::StartModelExport() {
-  CollectModelExport(/*wait=*/true);  // one at a time (Finalize has collected the last one)
-  export_version_ = state_.model_version;
-  auto write = [this, model = std::span<const float>(state_.model), version = export_version_] {
-    if (export_hook_) export_hook_(version);
-    auto t0 = std::chrono::steady_clock::now();
-    ModelExport e;
-    try {
-      e.status = store_.SaveModel(model);
-    } catch (const std::exception& ex) {  // out of memory: reported like any failed write
-      e.status = Fail(ErrorCode::kInternal, std::string("writing the model files failed: ") + ex.what());
-    }
-    e.duration_ms = ToMs(std::chrono::steady_clock::now() - t0);
-    return e;
-  };
-  try {
-    model_export_ = std::async(std::launch::async, write);
-  } catch (const std::system_error&) {
-    // No thread to be had: the files are written here, before the participants hear of the round.
-    std::promise<ModelExport> done;
-    done.set_value(write());
-    model_export_ = done.get_future();
-  }
-}
-
-void RoundEngine::CollectModelExport(bool wait) {
-  if (!model_export_.valid()) return;
-  if (!wait && model_export_.wait_for(std::chrono::seconds(0)) != std::future_status::ready) return;
-  ModelExport e = model_export_.get();
-  if (e.status) {
-    log::Debug("model_files_written", {{"model_version", export_version_}, {"duration_ms", e.duration_ms}});
-  } else {
-    StateWriteFailed("model", e.status.error());
-  }
-  if (park_after_export_) {
-    park_after_export_ = false;
-    ParkModel();
-    GrantSlots();  // the model's storage is a staging buffer again
-  }
 }
 
 Status RoundEngine::UnparkModel() {
@@ -703,12 +650,6 @@ bool RoundEngine::FreezeFeatureStats() {
 // Time and phases
 
 Clock::TimePoint RoundEngine::NextWakeup() const {
-  // While a model export runs, look again soon: Tick collects it and parks the model.
-  if (model_export_.valid()) return std::min(NextEventWakeup(), clock_.Now() + std::chrono::milliseconds(5));
-  return NextEventWakeup();
-}
-
-Clock::TimePoint RoundEngine::NextEventWakeup() const {
   auto far = clock_.Now() + std::chrono::hours(1);
   switch (phase_) {
     case Phase::kCollecting:
@@ -733,7 +674,6 @@ Clock::TimePoint RoundEngine::NextEventWakeup() const {
 }
 
 void RoundEngine::Tick() {
-  CollectModelExport(/*wait=*/false);
   auto now = clock_.Now();
   switch (phase_) {
     case Phase::kWaitingForCohort:
@@ -916,8 +856,6 @@ void RoundEngine::Finalize() {
     }
   }
   for (const auto& p : unfinished) ReleaseUpload(p);
-  park_after_export_ = false;  // the model is needed plain now: no park
-  CollectModelExport(/*wait=*/true);
   if (auto s = UnparkModel(); !s) {
     // Cannot happen short of memory corruption: the enclave sealed this copy itself.
     FailFinalize("model_unpark_failed", "the global model could not be restored from its sealed copy: ",
@@ -1091,9 +1029,11 @@ bool RoundEngine::PublishResult(protocol::RoundResult result, bool with_model) {
     options_.metrics->model_version->Set(static_cast<double>(state_.model_version));
   }
   // A completed training round made a new model: its exports (global.f32, global.pt) follow the
-  // checkpoint and are written while the participants download the model (StartModelExport; a
-  // restart rewrites them from the checkpoint, should a crash come first).
-  if (with_model && result.status == protocol::RoundStatus::kCompleted) StartModelExport();
+  // checkpoint and come before the participants hear of it (a restart rewrites them from the
+  // checkpoint, should a crash fall in between).
+  if (with_model && result.status == protocol::RoundStatus::kCompleted) {
+    if (auto s = store_.SaveModel(state_.model); !s) StateWriteFailed("model", s.error());
+  }
   if (with_model) result.model = sealed_->Download();
   if (tamper_) tamper_(result);
   for (const auto& [id, p] : participants_) {
@@ -1119,8 +1059,6 @@ void RoundEngine::Finish(Status outcome, bool evaluate) {
       return;
     }
   }
-  park_after_export_ = false;
-  CollectModelExport(/*wait=*/true);  // the last model's files are whole when the federation ends
   SetPhase(Phase::kDone);
   outcome_ = std::move(outcome);
   ReportHealth();  // now with the outcome

@@ -16,8 +16,7 @@
 // its sealed copy while a float32 round collects and opened back at Finalize. Robust strategies
 // hold every update of the round. Flat in the number of participants for streaming strategies.
 //
-// Thread safety: none; one thread drives an engine. The engine starts one helper thread of its
-// own: a completed round's model files are written while the next round runs (StartModelExport).
+// Thread safety: none; one thread drives an engine.
 #pragma once
 
 #include <array>
@@ -25,7 +24,6 @@
 #include <deque>
 #include <filesystem>
 #include <functional>
-#include <future>
 #include <map>
 #include <memory>
 #include <optional>
@@ -163,10 +161,6 @@ class RoundEngine {
   // Test hook (masking): sees every masked chunk the enclave receives, before it is folded in
   // (tests check that no single update is ever held unmasked). Not set in production.
   void SetMaskedInputObserverForTesting(MaskedInputObserver observer) { masked_observer_ = std::move(observer); }
-  // Test hook: runs on the model export's thread before it writes the files of `model_version`
-  // (tests hold the export to see what goes on meanwhile). Not set in production.
-  using ModelExportHook = std::function<void(std::uint64_t model_version)>;
-  void SetModelExportHookForTesting(ModelExportHook hook) { export_hook_ = std::move(hook); }
 
  private:
   std::unique_ptr<ParticipantAttestation> participant_attestation_;  // null = not required
@@ -205,18 +199,6 @@ class RoundEngine {
   bool CanParkModel() const;
   void ParkModel();
   Status UnparkModel();
-  // The model files (global.f32, global.pt) of a completed round are written on a thread while
-  // the participants download the model and the next round begins. They are exports, which
-  // every start rewrites from the checkpoint, so the participants need not wait for them. The
-  // thread reads state_.model: until CollectModelExport has run, the model is neither changed
-  // (Finalize collects first) nor parked (ParkModel defers to the collection). The round holds
-  // no more memory meanwhile: the model's storage is one of the staging buffers (Finalize took it
-  // from the pool), so until it is parked one upload slot fewer is free.
-  void StartModelExport();
-  // Logs a finished export (failure: state_write_failed path=model) and does the park that
-  // waited for it. `wait`: block until the export has finished; otherwise only if it has.
-  void CollectModelExport(bool wait);
-  Clock::TimePoint NextEventWakeup() const;  // NextWakeup, leaving out a running export
   void RejectTo(const std::string& participant, std::uint64_t round, const Rejection& rejection);
   void Finalize();
   void FailFinalize(std::string_view event, std::string_view reason, const Error& error);
@@ -264,13 +246,6 @@ class RoundEngine {
   std::size_t slots_ = 0;                           // the pool's capacity
   std::size_t num_params_ = 0;
   bool model_parked_ = false;  // state_.model is empty; sealed_ holds it (while collecting)
-  struct ModelExport {
-    Status status;
-    std::int64_t duration_ms = 0;
-  };
-  std::future<ModelExport> model_export_;  // valid until collected: the thread may read state_.model
-  std::uint64_t export_version_ = 0;       // the model version being written
-  bool park_after_export_ = false;         // ParkModel was called while the export ran
   std::map<std::string, protocol::FeatureStats> feature_stats_;  // until frozen
   Counters counters_;
   std::unique_ptr<AnalyticsJob> analytics_;
@@ -280,7 +255,6 @@ class RoundEngine {
   ResultTamper tamper_;
   std::unique_ptr<MaskedRound> masked_;  // the round in progress, when the federation masks
   MaskedInputObserver masked_observer_;
-  ModelExportHook export_hook_;
 };
 
 // "waiting", "collecting", "evaluating", "done" (health endpoint).

@@ -3,15 +3,12 @@
 // message (RawParticipant) to send what a well-behaved client never would.
 #include <gtest/gtest.h>
 
-#include <atomic>
 #include <cmath>
-#include <future>
 #include <limits>
 #include <sstream>
 
 #include "common/model/model_files.h"
 #include "protocol/round_result.h"
-#include "protocol/sealing.h"
 #include "tests/integration/harness.h"
 
 namespace cairn {
@@ -160,9 +157,6 @@ TEST_F(Validation, NonFiniteUpdateIsRejectedAndNeverReachesTheAggregate) {
   auto result = good->WaitFor<protocol::RoundResult>(seconds(30));
   ASSERT_TRUE(result);
   EXPECT_EQ(result->contributors, std::vector<std::string>{"p1"});
-  // The model files are written while the participants download the model: whole once the
-  // federation (one round here) has ended.
-  ASSERT_TRUE(fed_->JoinAggregator());
   auto model = model::ReadFlatParameters(fed_->state_dir() / "global.f32", kParams);
   ASSERT_TRUE(model);
   for (std::size_t i = 0; i < kParams; ++i) ASSERT_FLOAT_EQ((*model)[i], initial_[i] + 0.5f) << i;
@@ -239,7 +233,6 @@ TEST_F(Validation, ParticipantDyingMidUploadLeavesTheRoundToThoseWhoCommitted) {
   ASSERT_TRUE(result);
   EXPECT_EQ(result->status, protocol::RoundStatus::kCompleted);
   EXPECT_EQ(result->contributors, (std::vector<std::string>{"p1", "p2"}));
-  ASSERT_TRUE(fed_->JoinAggregator());  // the model files are whole once the federation has ended
   auto model = model::ReadFlatParameters(fed_->state_dir() / "global.f32", kParams);
   ASSERT_TRUE(model);
   EXPECT_FLOAT_EQ((*model)[0], initial_[0] + 0.5f);
@@ -320,60 +313,6 @@ TEST_F(Validation, MessagesFromParticipantsThatSkippedHelloOrSendServerMessagesA
   ASSERT_TRUE(p->Send(protocol::Commit{}));
   auto r = p->WaitFor<protocol::Rejected>(seconds(10));
   ASSERT_TRUE(r);
-}
-
-// A completed round's model files are written while the participants download the model and the
-// next round begins: with the export of round 1 held, the participant still gets round 1's result
-// and round 2's offer, global.f32 still holds the initial model, and round 2 completes once the
-// export goes on (its first fold waits for it, which keeps the round's memory where it was). The
-// files hold the last model when the federation ends.
-TEST_F(Validation, ModelFilesAreWrittenWhileTheNextRoundRuns) {
-  fed_ = TestFederation::Create("exportbehind", Spec(1, 1, 30, "", /*rounds=*/2));
-  ASSERT_TRUE(fed_);
-  std::promise<void> entered;
-  std::promise<void> release;
-  std::shared_future<void> released = release.get_future().share();
-  std::atomic<bool> held_in_time{true};
-  ASSERT_TRUE(fed_->StartAggregator([&](aggregator::RoundEngine& e) {
-    e.SetModelExportHookForTesting([&, released](std::uint64_t version) {
-      if (version != 1) return;
-      entered.set_value();
-      // Bounded, so that a failing test cannot hang the aggregator's shutdown.
-      if (released.wait_for(seconds(30)) != std::future_status::ready) held_in_time = false;
-    });
-  }));
-  initial_ = fed_->app().state().model;
-  auto p = Join(0);
-  auto offer = p->WaitFor<protocol::RoundOffer>(seconds(10));
-  ASSERT_TRUE(offer);
-  ASSERT_TRUE(p->BeginUpload(*offer, Values(0.25f)));
-  ASSERT_TRUE(p->SendAllChunks());
-  ASSERT_TRUE(p->Send(p->MakeCommit(10)));
-  auto first = p->WaitFor<protocol::RoundResult>(seconds(30));
-  ASSERT_TRUE(first);
-  EXPECT_EQ(first->status, protocol::RoundStatus::kCompleted);
-  ASSERT_EQ(entered.get_future().wait_for(seconds(30)), std::future_status::ready);
-  auto next = p->WaitFor<protocol::RoundOffer>(seconds(10));
-  ASSERT_TRUE(next) << "round 2 was not offered while round 1's model files were being written";
-  EXPECT_EQ(next->round, 2u);
-  auto during = model::ReadFlatParameters(fed_->state_dir() / "global.f32", kParams);
-  ASSERT_TRUE(during) << during.error().ToString();
-  EXPECT_EQ(*during, initial_);  // the export is held: the file is the one written at start
-
-  ASSERT_TRUE(p->BeginUpload(*next, Values(0.25f)));
-  ASSERT_TRUE(p->SendAllChunks());
-  ASSERT_TRUE(p->Send(p->MakeCommit(10)));
-  release.set_value();
-  auto second = p->WaitFor<protocol::RoundResult>(seconds(30));
-  ASSERT_TRUE(second);
-  EXPECT_EQ(second->status, protocol::RoundStatus::kCompleted);
-  EXPECT_TRUE(second->final);
-  ASSERT_TRUE(fed_->JoinAggregator());
-  EXPECT_TRUE(held_in_time);
-  auto model = model::ReadFlatParameters(fed_->state_dir() / "global.f32", kParams);
-  ASSERT_TRUE(model);
-  for (std::size_t i = 0; i < kParams; ++i) ASSERT_FLOAT_EQ((*model)[i], initial_[i] + 0.5f) << i;
-  EXPECT_EQ(second->model_hash, protocol::ModelHash(*model));
 }
 
 }  // namespace
