@@ -113,8 +113,8 @@ unsigned UsableCores();
 struct CpuSplit {
   double loop_s = 0;     // the aggregator's event loop thread
   double zmq_io_s = 0;   // ZeroMQ I/O threads
-  double other_s = 0;    // anything else: ZAP handler, reaper, and threads that have exited (the
-                         // model export's, the model hash's), which only the process total shows
+  double other_s = 0;    // anything else: ZAP handler, reaper, and threads that have exited
+                         // (the new model's hash), which only the process total shows
   double total() const { return loop_s + zmq_io_s + other_s; }
 };
 

@@ -101,7 +101,7 @@ TEST_F(SummaryTableTest, NamesTheFileAndLineOfABadLine) {
 }
 
 // The aggregator's CPU figures come partly from /proc/PID/stat, the only place that still counts
-// threads that have exited (the model export's, the model hash's).
+// threads that have exited (the thread that hashes each new model).
 TEST(ProcStatCpu, ReadsUserAndSystemTicksAfterTheCommand) {
   // A command with a space and a ')' of its own; utime 250 and stime 50 ticks at 100 per second.
   std::string line = "4242 (cairn agg) x) S 1 4242 4242 0 -1 4194560 900 0 0 0 250 50 0 0 20 0 4 0 1 2 3";
