@@ -32,6 +32,23 @@
 #include "protocol/sealing.h"
 
 namespace cairn::bench {
+
+std::optional<double> ProcStatCpuSeconds(std::string_view stat_line, long ticks_per_second) {
+  // "pid (comm) state ppid ...": comm may hold spaces and parentheses, so fields count from the
+  // last ')'; utime and stime are fields 14 and 15, the 12th and 13th after it.
+  std::size_t close = stat_line.rfind(')');
+  if (close == std::string_view::npos || ticks_per_second <= 0) return std::nullopt;
+  std::istringstream in{std::string(stat_line.substr(close + 1))};
+  std::string field;
+  for (int i = 0; i < 11; ++i) {
+    if (!(in >> field)) return std::nullopt;
+  }
+  std::uint64_t utime = 0;
+  std::uint64_t stime = 0;
+  if (!(in >> utime >> stime)) return std::nullopt;
+  return static_cast<double>(utime + stime) / static_cast<double>(ticks_per_second);
+}
+
 namespace {
 
 using SteadyClock = std::chrono::steady_clock;
@@ -97,26 +114,6 @@ CpuSplit ReadProcessCpu(int pid) {
   }
   return c;
 }
-
-}  // namespace
-
-std::optional<double> ProcStatCpuSeconds(std::string_view stat_line, long ticks_per_second) {
-  // "pid (comm) state ppid ...": comm may hold spaces and parentheses, so fields count from the
-  // last ')'; utime and stime are fields 14 and 15, the 12th and 13th after it.
-  std::size_t close = stat_line.rfind(')');
-  if (close == std::string_view::npos || ticks_per_second <= 0) return std::nullopt;
-  std::istringstream in{std::string(stat_line.substr(close + 1))};
-  std::string field;
-  for (int i = 0; i < 11; ++i) {
-    if (!(in >> field)) return std::nullopt;
-  }
-  std::uint64_t utime = 0;
-  std::uint64_t stime = 0;
-  if (!(in >> utime >> stime)) return std::nullopt;
-  return static_cast<double>(utime + stime) / static_cast<double>(ticks_per_second);
-}
-
-namespace {
 
 double ThreadCpuSeconds(int tid) {
   std::ifstream in("/proc/self/task/" + std::to_string(tid) + "/schedstat");

@@ -1,6 +1,7 @@
 #include "common/net/net.h"
 
 #include <cstring>
+#include <mutex>
 
 namespace cairn::net {
 
