@@ -1,8 +1,9 @@
 // Micro benchmarks of the aggregator's hot paths at P = 10M float32 (40 MB), each next to its
 // memcpy floor: accumulation into the double running sum, the norm check, clipping and noise,
 // the chunk header codec (Cap'n Proto), the data-plane chunk path (header decode + HPKE open into
-// the staging buffer), sealing and receiving the model, and ZeroMQ loopback at several chunk
-// sizes. SNP evidence verification: benchmarks/attestation (bench_attestation).
+// the staging buffer), sealing and receiving the model, the CRC-32 of the global.pt export, and
+// ZeroMQ loopback at several chunk sizes. SNP evidence verification: benchmarks/attestation
+// (bench_attestation).
 // Run: build/bin/bench_micro [--benchmark_filter=...]; docs/performance.md lists the figures.
 #include <benchmark/benchmark.h>
 
@@ -17,6 +18,7 @@
 #include "common/dp/clipping.h"
 #include "common/dp/gaussian_noise.h"
 #include "common/dp/random_source.h"
+#include "common/model/torch_file.h"
 #include "common/net/net.h"
 #include "protocol/codec.h"
 #include "protocol/limits.h"
@@ -232,6 +234,20 @@ void BM_ModelReceive(benchmark::State& state) {
   SetBytes(state, kParams * 4);
 }
 BENCHMARK(BM_ModelReceive)->Unit(benchmark::kMillisecond);
+
+// The CRC-32 of the model's 40 MB that every global.pt export needs (zip records carry one):
+// folded with PCLMULQDQ (range 1) against the tables alone (range 0).
+void BM_TorchFileCrc32(benchmark::State& state) {
+  std::vector<float> model = Update(kParams);
+  ByteSpan bytes(reinterpret_cast<const std::uint8_t*>(model.data()), model.size() * sizeof(float));
+  const bool fast = state.range(0) == 1;
+  for (auto _ : state) {
+    std::uint32_t crc = fast ? model::Crc32(bytes) : model::Crc32WithTables(bytes);
+    benchmark::DoNotOptimize(crc);
+  }
+  SetBytes(state, kParams * 4);
+}
+BENCHMARK(BM_TorchFileCrc32)->Arg(0)->Arg(1)->Unit(benchmark::kMillisecond);
 
 // ZeroMQ over loopback TCP: 40 MB as two-frame messages (header + chunk) from a DEALER thread to
 // a ROUTER, with the socket options of the data plane. Zero-copy sends, as the model download.

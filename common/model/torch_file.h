@@ -41,7 +41,10 @@ Result<Bytes> EncodeTorchFile(const ModelSpec& spec, std::span<const float> valu
 Status SaveTorchFile(const std::filesystem::path& path, const ModelSpec& spec,
                      std::span<const float> values);
 
-// CRC-32 as zip uses it (reflected polynomial 0xEDB88320, initial and final XOR 0xFFFFFFFF).
+// CRC-32 as zip uses it (reflected polynomial 0xEDB88320, initial and final XOR 0xFFFFFFFF):
+// folded with carry-less multiplication where the CPU has it (x86-64 PCLMULQDQ), else by tables.
 std::uint32_t Crc32(ByteSpan data);
+// The same by tables alone, whatever the CPU: for tests and benchmarks of the fast path.
+std::uint32_t Crc32WithTables(ByteSpan data);
 
 }  // namespace cairn::model
