@@ -28,6 +28,7 @@ Result<std::unique_ptr<AggregatorApp>> AggregatorApp::Create(AppOptions options)
   CAIRN_ASSIGN_OR_RETURN(app->store_, StateStore::Open(loaded.server.state_dir, spec, std::move(options.sealing_key),
                                                        fed.id, config_hash));
   EngineState state;
+  bool head_unpublished = false;
   CAIRN_ASSIGN_OR_RETURN(auto restored, app->store_->LoadCheckpoint());
   if (restored) {
     if (restored->model.size() != initial.size()) {
@@ -36,7 +37,8 @@ Result<std::unique_ptr<AggregatorApp>> AggregatorApp::Create(AppOptions options)
                                                       std::to_string(initial.size()));
     }
     state = std::move(*restored);
-    CAIRN_RETURN_IF_ERROR(app->store_->ReconcileResults(state));
+    // The engine appends a missing head result to results.jsonl when it starts (EngineOptions).
+    CAIRN_ASSIGN_OR_RETURN(head_unpublished, app->store_->HeadMissingFromResults(state));
     app->restored_ = true;
     log::Info("checkpoint_restored", {{"round", state.next_round}, {"model_version", state.model_version},
                                       {"state_dir", loaded.server.state_dir}});
@@ -62,6 +64,7 @@ Result<std::unique_ptr<AggregatorApp>> AggregatorApp::Create(AppOptions options)
   eo.server = loaded.server;
   eo.platform = options.platform;
   eo.metrics = options.metrics;
+  eo.head_unpublished = head_unpublished;
   CAIRN_ASSIGN_OR_RETURN(app->engine_, RoundEngine::Create(std::move(eo), *app->keys_, *options.clock, *app->server_,
                                                            *app->store_, std::move(state)));
   app->server_->AttachEngine(app->engine_.get());

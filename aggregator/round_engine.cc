@@ -122,7 +122,8 @@ Status RoundEngine::Init() {
   }
   for (const auto& r : fed.roster) participants_[r.id];
   CAIRN_RETURN_IF_ERROR(SealCurrentModel());
-  if ((!fed.runs_training() || state_.completed_rounds >= fed.rounds) && !AnalyticsPending()) {
+  if (options_.head_unpublished) CAIRN_RETURN_IF_ERROR(RepairUnpublishedHead());
+  if ((!fed.runs_training() || state_.completed_rounds >= fed.rounds) && !AnalyticsPending() && !StartDelivery()) {
     SetPhase(Phase::kDone);
     outcome_ = Ok();
   }
@@ -180,6 +181,7 @@ const char* PhaseName(RoundEngine::Phase phase) {
     case RoundEngine::Phase::kAnalytics: return "analytics";
     case RoundEngine::Phase::kCollecting: return "collecting";
     case RoundEngine::Phase::kEvaluating: return "evaluating";
+    case RoundEngine::Phase::kDelivering: return "delivering";
     case RoundEngine::Phase::kDone: return "done";
   }
   return "unknown";
@@ -281,6 +283,11 @@ void RoundEngine::OnHello(const std::string& participant, const protocol::Hello&
   }
   log::Info("participant_joined", {{"participant", participant}, {"round", state_.next_round},
                                    {"participants", connected()}});
+  if (phase_ == Phase::kDelivering) {
+    DeliverRelease(participant, hello.last_round);
+    Tick();
+    return;
+  }
 
   // Joining (or rejoining) while a round it belongs to is open: offer it again.
   if (round_ && phase_ == Phase::kCollecting && round_->InCohort(participant) &&
@@ -659,6 +666,8 @@ Clock::TimePoint RoundEngine::NextWakeup() const {
       return eval_deadline_;
     case Phase::kAnalytics:
       return analytics_deadline_;
+    case Phase::kDelivering:
+      return std::min(delivery_deadline_, far);
     case Phase::kWaitingForCohort: {
       auto t = far;
       if (quorum_since_) t = std::min(t, *quorum_since_ + DurationFromSeconds(options_.federation.cohort_wait_s));
@@ -691,6 +700,19 @@ void RoundEngine::Tick() {
       break;
     case Phase::kEvaluating:
       if (eval_pending_.empty() || now >= eval_deadline_) Finish(std::move(pending_outcome_));
+      break;
+    case Phase::kDelivering:
+      if (delivery_pending_.empty()) {
+        Finish(Ok(), /*evaluate=*/false);
+      } else if (now >= delivery_deadline_) {
+        Finish(Fail(ErrorCode::kDeadlineExceeded,
+                    std::to_string(delivery_pending_.size()) + " of the " +
+                        std::to_string(options_.federation.roster.size()) +
+                        " parties did not come back within federation.start_timeout_s for the release of round " +
+                        std::to_string(state_.head_round) +
+                        " (analytics.json and results.jsonl in the state folder hold it for them)"),
+               /*evaluate=*/false);
+      }
       break;
     case Phase::kDone:
       break;

@@ -66,6 +66,13 @@ struct EngineOptions {
   protocol::ServerConfig server;
   std::string platform;  // evidence platform and provider, recorded in every result
   const metrics::AggregatorMetrics* metrics = nullptr;  // optional; not owned, outlives the engine
+  // Restored state whose head result nobody was sent (results.jsonl lacks it: a crash or a failed
+  // write came between the checkpoint and the sending). The engine appends it to results.jsonl
+  // when it starts; when that head is a clean-room release that ended the federation, it first
+  // signs it again with this instance's key (the parties verify results against the key they
+  // attested, and the old instance's is gone) and then delivers it to the parties as they come
+  // back (Phase::kDelivering) instead of stopping at once.
+  bool head_unpublished = false;
 };
 
 // The state that survives a restart (checkpointed after every round).
@@ -89,8 +96,11 @@ struct EngineState {
 class RoundEngine {
  public:
   // kAnalytics: the clean-room queries are out to the cohort (analytics_job.h); it comes before
-  // the first training round when federation.mode is "analytics" or "both".
-  enum class Phase { kWaitingForCohort, kAnalytics, kCollecting, kEvaluating, kDone };
+  // the first training round when federation.mode is "analytics" or "both". kDelivering: a
+  // restart found the final release signed and checkpointed but never sent (it was withheld);
+  // each party that joins gets the signed result, the answers and a goodbye, until all have them
+  // or federation.start_timeout_s runs out (EngineOptions::head_unpublished).
+  enum class Phase { kWaitingForCohort, kAnalytics, kCollecting, kEvaluating, kDelivering, kDone };
 
   static Result<std::unique_ptr<RoundEngine>> Create(EngineOptions options, const EnclaveKeys& keys,
                                                      const Clock& clock, Outbox& outbox,
@@ -215,6 +225,12 @@ class RoundEngine {
   void StartAnalytics();
   void OnAnalytics(const std::string& participant, const protocol::AnalyticsData& data);
   void FinalizeAnalytics();
+  // A restored head result nobody was sent: re-signed when it is a final release to deliver, then
+  // appended to results.jsonl. Phase::kDelivering: entered when there is such a release (true);
+  // DeliverRelease serves one joining party.
+  Status RepairUnpublishedHead();
+  bool StartDelivery();
+  void DeliverRelease(const std::string& participant, std::uint64_t last_round);
   // Ends the federation. With `evaluate`, participants first evaluate the last published model
   // (federation.eval_timeout_s); without, they are sent away at once.
   void Finish(Status outcome, bool evaluate = true);
@@ -251,13 +267,16 @@ class RoundEngine {
   std::unique_ptr<AnalyticsJob> analytics_;
   Clock::TimePoint analytics_deadline_{};
   std::vector<analytics::QueryResult> analytics_results_;
+  std::optional<protocol::RoundResult> delivery_result_;  // kDelivering: the signed release result
+  std::set<std::string> delivery_pending_;                // kDelivering: parties still to serve
+  Clock::TimePoint delivery_deadline_{};
   UpdateObserver observer_;
   ResultTamper tamper_;
   std::unique_ptr<MaskedRound> masked_;  // the round in progress, when the federation masks
   MaskedInputObserver masked_observer_;
 };
 
-// "waiting", "collecting", "evaluating", "done" (health endpoint).
+// "waiting", "analytics", "collecting", "evaluating", "delivering", "done" (health endpoint).
 const char* PhaseName(RoundEngine::Phase phase);
 
 }  // namespace cairn::aggregator

@@ -217,8 +217,8 @@ Status StateStore::SaveCheckpoint(const EngineState& state) {
   return s;
 }
 
-Status StateStore::ReconcileResults(const EngineState& state) {
-  if (state.head_round == 0 || state.head_result.empty()) return Ok();
+Result<bool> StateStore::HeadMissingFromResults(const EngineState& state) {
+  if (state.head_round == 0 || state.head_result.empty()) return false;
   auto path = dir_ / "results.jsonl";
   std::string last;
   if (std::filesystem::exists(path)) {
@@ -233,7 +233,7 @@ Status StateStore::ReconcileResults(const EngineState& state) {
     auto r = protocol::ResultFromJson(last);
     if (!r) return Fail(ErrorCode::kDataLoss, path.string() + ": the last line is not a round result");
     auto h = protocol::ResultHash(*r);
-    if (Bytes(h.begin(), h.end()) == state.head_hash) return Ok();
+    if (Bytes(h.begin(), h.end()) == state.head_hash) return false;
     if (r->round >= state.head_round) {
       return Fail(ErrorCode::kFailedPrecondition,
                   path.string() + " already holds round " + std::to_string(r->round) +
@@ -241,6 +241,11 @@ Status StateStore::ReconcileResults(const EngineState& state) {
                       ": the checkpoint is older than the results (a replayed checkpoint?); refusing to fork the history");
     }
   }
+  return true;
+}
+
+Status StateStore::AppendHeadResult(const EngineState& state) {
+  auto path = dir_ / "results.jsonl";
   log::Warn("results_log_repaired", {{"round", state.head_round}, {"path", path.string()}});
   return AppendLineDurable(path, state.head_result);
 }

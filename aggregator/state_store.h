@@ -42,10 +42,14 @@ class StateStore {
   // nullopt when no checkpoint exists; an error when one exists but cannot be opened (corrupt,
   // foreign, wrong key): never silently replaced by a fresh start.
   virtual Result<std::optional<EngineState>> LoadCheckpoint();
-  // After a restore: makes results.jsonl end with the checkpoint's head result (appends it when a
-  // crash came between the checkpoint and the log write). Refuses a log whose last result is
-  // later than the checkpoint's head (the checkpoint is older than the log: a replay).
-  Status ReconcileResults(const EngineState& state);
+  // After a restore: whether results.jsonl lacks the checkpoint's head result (a crash or a
+  // failed write came between the checkpoint and the log line). Then nobody was sent that result:
+  // it leaves the enclave only after its log line. Refuses a log whose last result is later than
+  // the checkpoint's head (the checkpoint is older than the log: a replay).
+  Result<bool> HeadMissingFromResults(const EngineState& state);
+  // Appends the head result to results.jsonl (the repair of the case above; the engine does it at
+  // start, after re-signing a release it is going to deliver).
+  Status AppendHeadResult(const EngineState& state);
 
   const std::filesystem::path& dir() const { return dir_; }
   bool can_checkpoint() const { return !sealing_key_.empty(); }

@@ -138,18 +138,23 @@ TEST_F(StateStoreTest, AnalyticsJobRoundTripsAndVersion1And2CheckpointsStillLoad
   EXPECT_NE(bad.error().message().find("analytics answers"), std::string::npos) << bad.error().message();
 }
 
-TEST_F(StateStoreTest, ReconcileRepairsALogThatMissesTheHeadResult) {
+TEST_F(StateStoreTest, ARestartFindsAndAppendsAHeadResultTheLogMisses) {
   EngineState one = StateAt(1, {});
   ASSERT_TRUE(AppendLineDurable(dir_ / "results.jsonl", one.head_result));
   EngineState two = StateAt(2, one.head_hash);
-  // Crash between the checkpoint of round 2 and its log line: the restart appends it.
-  ASSERT_TRUE(store_->ReconcileResults(two));
+  // Crash between the checkpoint of round 2 and its log line: the restart sees it (nobody was
+  // sent round 2) and appends it.
+  auto missing = store_->HeadMissingFromResults(two);
+  ASSERT_TRUE(missing) << missing.error().message();
+  EXPECT_TRUE(*missing);
+  ASSERT_TRUE(store_->AppendHeadResult(two));
   EXPECT_EQ(Lines(), 2);
-  // Idempotent.
-  ASSERT_TRUE(store_->ReconcileResults(two));
+  auto again = store_->HeadMissingFromResults(two);
+  ASSERT_TRUE(again) << again.error().message();
+  EXPECT_FALSE(*again);
   EXPECT_EQ(Lines(), 2);
   // A checkpoint older than the log is refused.
-  auto older = store_->ReconcileResults(one);
+  auto older = store_->HeadMissingFromResults(one);
   ASSERT_FALSE(older);
   EXPECT_NE(older.error().message().find("older than the results"), std::string::npos);
 }

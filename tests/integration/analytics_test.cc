@@ -461,6 +461,69 @@ TEST_F(AnalyticsTest, NothingIsReleasedWhenTheLedgerChargeCannotBeCheckpointed) 
   }
 }
 
+// The release's results.jsonl line cannot be written: the release is withheld (checkpointed, sent
+// to nobody) and the federation stops. Once the disk is fixed, the restart does not stop at once
+// as a finished federation would: it hands the same signed result and answers to each party that
+// comes back, which verifies them as usual, and ends when all have them.
+TEST_F(AnalyticsTest, ReleaseWithheldForItsLogLineIsDeliveredByTheRestart) {
+  auto fed = MakeFederation("analytics-relog", "", kNoisyMeanQuery);
+  ASSERT_TRUE(fed);
+  ASSERT_TRUE(fed->StartAggregator([&](aggregator::RoundEngine&) {
+    std::filesystem::create_directories(fed->state_dir() / "results.jsonl" / "blocker");
+  }));
+  {
+    std::vector<participant::AnalyticsOnlyWorkload> workloads(3);
+    std::vector<std::future<Status>> runs;
+    for (int i = 0; i < 3; ++i) runs.push_back(fed->RunParticipant(i, workloads[i], Options(*fed, i, false)));
+    for (auto& r : runs) {
+      auto s = r.get();
+      ASSERT_FALSE(s);
+      EXPECT_NE(s.error().message().find("could not be written"), std::string::npos) << s.error().message();
+    }
+  }
+  auto outcome = fed->JoinAggregator();
+  ASSERT_FALSE(outcome);
+  EXPECT_NE(outcome.error().message().find("its result is withheld"), std::string::npos) << outcome.error().message();
+  EXPECT_FALSE(std::filesystem::exists(fed->state_dir() / "analytics.json"));
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_FALSE(std::filesystem::exists(fed->dir() / ("state-p" + std::to_string(i)) / "analytics.json")) << i;
+  }
+
+  // The disk is fixed; the restart logs the release and waits for the parties.
+  std::filesystem::remove_all(fed->state_dir() / "results.jsonl");
+  ASSERT_TRUE(fed->StartAggregator());
+  EXPECT_FALSE(fed->app().engine().done());
+  EXPECT_EQ(fed->app().engine().phase(), aggregator::RoundEngine::Phase::kDelivering);
+  EXPECT_EQ(fed->app().engine().analytics_results().size(), 1u);  // what the aggregator prints
+  auto chain = testing::ReadResults(fed->state_dir());
+  ASSERT_EQ(chain.size(), 1u);
+  EXPECT_EQ(chain[0].round, fed->app().state().analytics_round);
+  std::string json = ReadFile(fed->state_dir() / "analytics.json");
+  ASSERT_FALSE(json.empty());
+  EXPECT_EQ(chain[0].detail, protocol::AnalyticsDigestDetail(json));
+
+  std::vector<participant::AnalyticsOnlyWorkload> workloads(3);
+  std::vector<std::vector<protocol::RoundResult>> seen(3);
+  std::vector<std::future<Status>> runs;
+  for (int i = 0; i < 3; ++i) {
+    auto o = Options(*fed, i, false);
+    o.on_result = [&seen, i](const protocol::RoundResult& r) { seen[i].push_back(r); };
+    runs.push_back(fed->RunParticipant(i, workloads[i], std::move(o)));
+  }
+  for (auto& r : runs) {
+    auto s = r.get();
+    EXPECT_TRUE(s) << s.error().message();
+  }
+  auto delivered = fed->JoinAggregator();
+  ASSERT_TRUE(delivered) << delivered.error().message();
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_EQ(seen[i].size(), 1u) << i;
+    EXPECT_EQ(protocol::ResultHash(seen[i][0]), protocol::ResultHash(chain[0])) << i;
+    EXPECT_EQ(ReadFile(fed->dir() / ("state-p" + std::to_string(i)) / "analytics.json"), json) << i;
+  }
+  EXPECT_EQ(testing::ReadResults(fed->state_dir()).size(), 1u);  // nothing was signed again
+}
+
 TEST_F(AnalyticsTest, MalformedAndUnaskedPartialsRejectedAndTheOthersServed) {
   auto fed = MakeFederation("analytics-bad", "", kExactQueries);
   ASSERT_TRUE(fed);
