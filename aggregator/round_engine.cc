@@ -284,7 +284,7 @@ void RoundEngine::OnHello(const std::string& participant, const protocol::Hello&
   log::Info("participant_joined", {{"participant", participant}, {"round", state_.next_round},
                                    {"participants", connected()}});
   if (phase_ == Phase::kDelivering) {
-    DeliverRelease(participant, hello.last_round);
+    DeliverHead(participant, hello.last_round);
     Tick();
     return;
   }
@@ -593,6 +593,10 @@ void RoundEngine::OnEvalReport(const std::string& participant, const protocol::E
   if (!s) StateWriteFailed("evaluations", s.error());
   participants_[participant].last_eval_version = report.model_version;
   if (report.model_version == state_.model_version) eval_pending_.erase(participant);
+  if (phase_ == Phase::kDelivering && report.model_version == state_.model_version &&
+      delivery_awaiting_eval_.contains(participant)) {
+    EndDelivery(participant);
+  }
 }
 
 protocol::Task RoundEngine::MakeTask(std::uint64_t round) const {
@@ -708,9 +712,9 @@ void RoundEngine::Tick() {
         Finish(Fail(ErrorCode::kDeadlineExceeded,
                     std::to_string(delivery_pending_.size()) + " of the " +
                         std::to_string(options_.federation.roster.size()) +
-                        " parties did not come back within federation.start_timeout_s for the release of round " +
+                        " parties did not come back within federation.start_timeout_s for the final result of round " +
                         std::to_string(state_.head_round) +
-                        " (analytics.json and results.jsonl in the state folder hold it for them)"),
+                        " (results.jsonl and the model files or analytics.json in the state folder hold it)"),
                /*evaluate=*/false);
       }
       break;

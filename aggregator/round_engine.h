@@ -68,10 +68,10 @@ struct EngineOptions {
   const metrics::AggregatorMetrics* metrics = nullptr;  // optional; not owned, outlives the engine
   // Restored state whose head result nobody was sent (results.jsonl lacks it: a crash or a failed
   // write came between the checkpoint and the sending). The engine appends it to results.jsonl
-  // when it starts; when that head is a clean-room release that ended the federation, it first
-  // signs it again with this instance's key (the parties verify results against the key they
-  // attested, and the old instance's is gone) and then delivers it to the parties as they come
-  // back (Phase::kDelivering) instead of stopping at once.
+  // when it starts; when that head is the federation's final result (its last round, or a
+  // clean-room release that ended it), it first signs it again with this instance's key (the
+  // parties verify results against the key they attested, and the old instance's is gone) and
+  // then delivers it to the parties as they come back (Phase::kDelivering) instead of stopping.
   bool head_unpublished = false;
 };
 
@@ -97,9 +97,10 @@ class RoundEngine {
  public:
   // kAnalytics: the clean-room queries are out to the cohort (analytics_job.h); it comes before
   // the first training round when federation.mode is "analytics" or "both". kDelivering: a
-  // restart found the final release signed and checkpointed but never sent (it was withheld);
-  // each party that joins gets the signed result, the answers and a goodbye, until all have them
-  // or federation.start_timeout_s runs out (EngineOptions::head_unpublished).
+  // restart found the federation's final result (a last round, a clean-room release) signed and
+  // checkpointed but never sent (it was withheld); each party that joins gets it, with its model
+  // or answers, and a goodbye, until all have it or federation.start_timeout_s runs out
+  // (EngineOptions::head_unpublished).
   enum class Phase { kWaitingForCohort, kAnalytics, kCollecting, kEvaluating, kDelivering, kDone };
 
   static Result<std::unique_ptr<RoundEngine>> Create(EngineOptions options, const EnclaveKeys& keys,
@@ -225,12 +226,14 @@ class RoundEngine {
   void StartAnalytics();
   void OnAnalytics(const std::string& participant, const protocol::AnalyticsData& data);
   void FinalizeAnalytics();
-  // A restored head result nobody was sent: re-signed when it is a final release to deliver, then
-  // appended to results.jsonl. Phase::kDelivering: entered when there is such a release (true);
-  // DeliverRelease serves one joining party.
+  // A restored head result nobody was sent: re-signed when it is the federation's final result
+  // (to be delivered), then appended to results.jsonl. Phase::kDelivering: entered when there is
+  // such a result (true); DeliverHead serves one joining party, EndDelivery sends it away.
   Status RepairUnpublishedHead();
   bool StartDelivery();
-  void DeliverRelease(const std::string& participant, std::uint64_t last_round);
+  bool IsReleaseHead() const;
+  void DeliverHead(const std::string& participant, std::uint64_t last_round);
+  void EndDelivery(const std::string& participant);
   // Ends the federation. With `evaluate`, participants first evaluate the last published model
   // (federation.eval_timeout_s); without, they are sent away at once.
   void Finish(Status outcome, bool evaluate = true);
@@ -267,8 +270,9 @@ class RoundEngine {
   std::unique_ptr<AnalyticsJob> analytics_;
   Clock::TimePoint analytics_deadline_{};
   std::vector<analytics::QueryResult> analytics_results_;
-  std::optional<protocol::RoundResult> delivery_result_;  // kDelivering: the signed release result
+  std::optional<protocol::RoundResult> delivery_result_;  // kDelivering: the re-signed final result
   std::set<std::string> delivery_pending_;                // kDelivering: parties still to serve
+  std::set<std::string> delivery_awaiting_eval_;          // kDelivering: sent a model, no report yet
   Clock::TimePoint delivery_deadline_{};
   UpdateObserver observer_;
   ResultTamper tamper_;

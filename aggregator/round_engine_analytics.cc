@@ -7,10 +7,8 @@
 #include "aggregator/privacy_engine.h"
 #include "aggregator/round_engine.h"
 #include "aggregator/state_store.h"
-#include "common/analytics/output.h"
 #include "common/core/log.h"
 #include "protocol/analytics_message.h"
-#include "protocol/round_result.h"
 
 namespace cairn::aggregator {
 
@@ -114,66 +112,6 @@ void RoundEngine::FinalizeAnalytics() {
     SetPhase(Phase::kWaitingForCohort);
     MaybeStartRound();
   }
-}
-
-// A release is sent only after its checkpoint and its results.jsonl line; when the line could not
-// be written (or a crash came first) the release was withheld and the federation stopped. The
-// restart (EngineOptions::head_unpublished) appends the line from the checkpoint and, when the
-// job was the federation's last act, hands the release out: to each roster party that joins, the
-// signed result (which the party verifies and chains as any other), then the answers, then the
-// goodbye. Nothing is computed or charged again; only the signature is this instance's, since a
-// party checks results against the key it attested and the old instance's key is gone. Nobody
-// was sent the old signature, so no party can hold two versions.
-Status RoundEngine::RepairUnpublishedHead() {
-  const auto& fed = options_.federation;
-  const bool final_release = !fed.runs_training() && state_.analytics_round != 0 &&
-                             state_.analytics_round == state_.head_round && !state_.analytics_json.empty();
-  if (final_release) {
-    auto result = protocol::ResultFromJson(state_.head_result);
-    if (!result) {
-      return Fail(ErrorCode::kDataLoss, "the checkpoint's last result (round " + std::to_string(state_.head_round) +
-                                            ") cannot be read: " + result.error().message());
-    }
-    protocol::SignResult(*result, keys_.signing);
-    auto hash = protocol::ResultHash(*result);
-    state_.head_hash.assign(hash.begin(), hash.end());
-    state_.head_result = protocol::ResultToJson(*result);
-    // The new signature is durable before it is logged or sent, as any result's.
-    CAIRN_RETURN_IF_ERROR(store_.SaveCheckpoint(state_));
-    delivery_result_ = std::move(*result);
-  }
-  return store_.AppendHeadResult(state_);
-}
-
-bool RoundEngine::StartDelivery() {
-  if (!delivery_result_) return false;
-  const auto& fed = options_.federation;
-  for (const auto& r : fed.roster) delivery_pending_.insert(r.id);
-  delivery_deadline_ = fed.start_timeout_s > 0 ? clock_.Now() + DurationFromSeconds(fed.start_timeout_s)
-                                               : clock_.Now() + std::chrono::hours(24 * 365);
-  if (auto answers = analytics::ResultsFromJson(state_.analytics_json)) analytics_results_ = std::move(*answers);
-  SetPhase(Phase::kDelivering);
-  log::Warn("release_redelivery", {{"round", state_.head_round}, {"participants", delivery_pending_.size()},
-                                   {"duration_ms", static_cast<std::uint64_t>(fed.start_timeout_s * 1000)}});
-  return true;
-}
-
-void RoundEngine::DeliverRelease(const std::string& participant, std::uint64_t last_round) {
-  // A party that already verified this result has nothing to gain from it again (and would take
-  // a second copy for a rollback): it only hears that the federation is over.
-  if (last_round < state_.head_round) {
-    auto bytes = protocol::EncodeAnalytics(protocol::AnalyticsRelease{state_.analytics_round, state_.analytics_json});
-    if (!bytes) {
-      log::Error("analytics_release_too_large", {{"error", bytes.error().message()}});
-      return;
-    }
-    outbox_.Send(participant, *delivery_result_);
-    outbox_.Send(participant, protocol::AnalyticsData{*bytes});
-  }
-  outbox_.Send(participant, protocol::Goodbye{"the federation has finished"});
-  delivery_pending_.erase(participant);
-  log::Info("release_redelivered", {{"participant", participant}, {"round", state_.head_round},
-                                    {"count", delivery_pending_.size()}});
 }
 
 }  // namespace cairn::aggregator

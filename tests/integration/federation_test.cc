@@ -193,6 +193,84 @@ TEST(Federation, ResultThatCannotBeLoggedIsWithheldAndTheRestartLogsIt) {
 
 // The model files follow the checkpoint; a crash between the two (here: the files removed) is
 // mended at the next start, which writes them from the checkpoint's model.
+// A synthetic participant that evaluates: it keeps the global model it was given.
+class EvaluatingWorkload final : public participant::Workload {
+ public:
+  explicit EvaluatingWorkload(participant::SyntheticOptions o) : inner_(std::move(o)) {}
+  Status Prepare(const protocol::FederationConfig& federation) override { return inner_.Prepare(federation); }
+  std::size_t num_params() const override { return inner_.num_params(); }
+  Result<participant::LocalResult> Train(std::span<const float> global, const protocol::Task& task,
+                                         std::span<float> delta) override {
+    return inner_.Train(global, task, delta);
+  }
+  Result<std::vector<protocol::Metric>> Evaluate(std::span<const float> global) override {
+    evaluated.assign(global.begin(), global.end());
+    return std::vector<protocol::Metric>{{"accuracy", 0.5}};
+  }
+  std::vector<float> evaluated;
+
+ private:
+  participant::SyntheticWorkload inner_;
+};
+
+// The last round's results.jsonl line cannot be written: its result is withheld and nobody gets
+// the final model. Once the disk is fixed, the restart does not stop at once as a finished
+// federation would: it signs the result again with its own key, logs it, and hands it to each
+// participant that comes back, which verifies it, fetches and evaluates the model it names, and
+// is sent away after its report.
+TEST(Federation, FinalRoundWithheldForItsLogLineIsDeliveredByTheRestart) {
+  FederationSpec spec;
+  spec.body.replace(spec.body.find("rounds = 2"), 10, "rounds = 1");
+  auto fed = TestFederation::Create("finalfail", spec);
+  ASSERT_TRUE(fed);
+  ASSERT_TRUE(fed->StartAggregator([&](aggregator::RoundEngine&) { BlockStateFile(*fed, "results.jsonl"); }));
+  std::vector<float> initial = fed->app().state().model;
+  for (const auto& s : RunConstantParticipantsToEnd(*fed, {0.1f, 0.1f, 0.1f}, {100, 100, 100})) {
+    ASSERT_FALSE(s);
+    EXPECT_NE(s.error().message().find("could not be written"), std::string::npos) << s.error().message();
+  }
+  Status outcome = fed->JoinAggregator();
+  ASSERT_FALSE(outcome);
+  EXPECT_NE(outcome.error().message().find("its result is withheld"), std::string::npos) << outcome.error().message();
+
+  std::filesystem::remove_all(fed->state_dir() / "results.jsonl");
+  ASSERT_TRUE(fed->StartAggregator());
+  EXPECT_EQ(fed->app().engine().phase(), aggregator::RoundEngine::Phase::kDelivering);
+  auto logged = testing::ReadResults(fed->state_dir());
+  ASSERT_EQ(logged.size(), 1u);
+  EXPECT_TRUE(logged[0].final);
+  EXPECT_EQ(logged[0].status, protocol::RoundStatus::kCompleted);
+
+  std::vector<std::unique_ptr<EvaluatingWorkload>> workloads;
+  std::vector<std::vector<protocol::RoundResult>> seen(3);
+  std::vector<std::future<Status>> runs;
+  for (int i = 0; i < 3; ++i) {
+    participant::SyntheticOptions o;
+    o.num_params = kLogregParams;
+    o.constant = 0.1f;
+    o.num_examples = 100;
+    workloads.push_back(std::make_unique<EvaluatingWorkload>(o));
+    auto co = fed->ClientOptions(i);
+    co.on_result = [&seen, i](const protocol::RoundResult& r) { seen[i].push_back(r); };
+    runs.push_back(fed->RunParticipant(i, *workloads.back(), std::move(co)));
+  }
+  for (auto& r : runs) {
+    auto s = r.get();
+    EXPECT_TRUE(s) << s.error().ToString();
+  }
+  ASSERT_TRUE(fed->JoinAggregator());
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_EQ(seen[i].size(), 1u) << i;
+    EXPECT_EQ(protocol::ResultHash(seen[i][0]), protocol::ResultHash(logged[0])) << i;
+    ASSERT_EQ(workloads[i]->evaluated.size(), kLogregParams) << i;
+    for (std::size_t j = 0; j < kLogregParams; ++j) EXPECT_NEAR(workloads[i]->evaluated[j], initial[j] + 0.1f, 1e-6f);
+  }
+  EXPECT_EQ(testing::ReadResults(fed->state_dir()).size(), 1u);  // nothing was signed again
+  // Each participant's evaluation of the delivered model was recorded.
+  std::string evaluations = testing::ReadFile(fed->state_dir() / "evaluations.jsonl");
+  EXPECT_EQ(std::count(evaluations.begin(), evaluations.end(), '\n'), 3) << evaluations;
+}
+
 TEST(Federation, ModelFilesAreRewrittenFromTheCheckpointAtStart) {
   auto fed = TestFederation::Create("reexport", FederationSpec{});
   ASSERT_TRUE(fed);
