@@ -160,6 +160,31 @@ class AnalyticsTest : public ::testing::Test {
     return fed;
   }
 
+  // Runs the three parties against an aggregator that cannot write the state file `blocked`: each
+  // is told why and fails, the aggregator withholds the release, and no answers are anywhere.
+  void ExpectReleaseWithheld(testing::TestFederation& fed, const std::string& blocked) {
+    ASSERT_TRUE(fed.StartAggregator([&](aggregator::RoundEngine&) {
+      // A non-empty directory where the file goes defeats its write, even for root.
+      std::filesystem::create_directories(fed.state_dir() / blocked / "blocker");
+    }));
+    std::vector<participant::AnalyticsOnlyWorkload> workloads(3);
+    std::vector<std::future<Status>> runs;
+    for (int i = 0; i < 3; ++i) runs.push_back(fed.RunParticipant(i, workloads[i], Options(fed, i, /*exact=*/false)));
+    for (auto& r : runs) {
+      auto s = r.get();
+      ASSERT_FALSE(s);
+      EXPECT_NE(s.error().message().find("could not be written"), std::string::npos) << s.error().message();
+    }
+    auto outcome = fed.JoinAggregator();
+    ASSERT_FALSE(outcome);
+    EXPECT_NE(outcome.error().message().find("its result is withheld"), std::string::npos) << outcome.error().message();
+    EXPECT_FALSE(std::filesystem::exists(fed.state_dir() / "analytics.json"));
+    EXPECT_FALSE(std::filesystem::exists(fed.state_dir() / "analytics.csv"));
+    for (int i = 0; i < 3; ++i) {
+      EXPECT_FALSE(std::filesystem::exists(fed.dir() / ("state-p" + std::to_string(i)) / "analytics.json")) << i;
+    }
+  }
+
   participant::ClientOptions Options(testing::TestFederation& fed, int i, bool exact) {
     auto o = fed.ClientOptions(i);
     participant::AnalyticsConfig a;
@@ -438,27 +463,9 @@ max_tables_per_person = 1
 TEST_F(AnalyticsTest, NothingIsReleasedWhenTheLedgerChargeCannotBeCheckpointed) {
   auto fed = MakeFederation("analytics-ckpt", "", kNoisyMeanQuery);
   ASSERT_TRUE(fed);
-  ASSERT_TRUE(fed->StartAggregator([&](aggregator::RoundEngine&) {
-    // A non-empty directory where the checkpoint goes defeats the atomic rename, even for root.
-    std::filesystem::create_directories(fed->state_dir() / "checkpoint.sealed" / "blocker");
-  }));
-  std::vector<participant::AnalyticsOnlyWorkload> workloads(3);
-  std::vector<std::future<Status>> runs;
-  for (int i = 0; i < 3; ++i) runs.push_back(fed->RunParticipant(i, workloads[i], Options(*fed, i, /*exact=*/false)));
-  for (auto& r : runs) {
-    auto s = r.get();
-    ASSERT_FALSE(s);
-    EXPECT_NE(s.error().message().find("could not be written"), std::string::npos) << s.error().message();
-  }
-  auto outcome = fed->JoinAggregator();
-  ASSERT_FALSE(outcome);
-  EXPECT_NE(outcome.error().message().find("its result is withheld"), std::string::npos) << outcome.error().message();
-  EXPECT_FALSE(std::filesystem::exists(fed->state_dir() / "analytics.json"));
-  EXPECT_FALSE(std::filesystem::exists(fed->state_dir() / "analytics.csv"));
+  ExpectReleaseWithheld(*fed, "checkpoint.sealed");
+  ASSERT_FALSE(HasFatalFailure());
   EXPECT_TRUE(testing::ReadResults(fed->state_dir()).empty());
-  for (int i = 0; i < 3; ++i) {
-    EXPECT_FALSE(std::filesystem::exists(fed->dir() / ("state-p" + std::to_string(i)) / "analytics.json")) << i;
-  }
 }
 
 // The release's results.jsonl line cannot be written: the release is withheld (checkpointed, sent
@@ -468,26 +475,8 @@ TEST_F(AnalyticsTest, NothingIsReleasedWhenTheLedgerChargeCannotBeCheckpointed) 
 TEST_F(AnalyticsTest, ReleaseWithheldForItsLogLineIsDeliveredByTheRestart) {
   auto fed = MakeFederation("analytics-relog", "", kNoisyMeanQuery);
   ASSERT_TRUE(fed);
-  ASSERT_TRUE(fed->StartAggregator([&](aggregator::RoundEngine&) {
-    std::filesystem::create_directories(fed->state_dir() / "results.jsonl" / "blocker");
-  }));
-  {
-    std::vector<participant::AnalyticsOnlyWorkload> workloads(3);
-    std::vector<std::future<Status>> runs;
-    for (int i = 0; i < 3; ++i) runs.push_back(fed->RunParticipant(i, workloads[i], Options(*fed, i, false)));
-    for (auto& r : runs) {
-      auto s = r.get();
-      ASSERT_FALSE(s);
-      EXPECT_NE(s.error().message().find("could not be written"), std::string::npos) << s.error().message();
-    }
-  }
-  auto outcome = fed->JoinAggregator();
-  ASSERT_FALSE(outcome);
-  EXPECT_NE(outcome.error().message().find("its result is withheld"), std::string::npos) << outcome.error().message();
-  EXPECT_FALSE(std::filesystem::exists(fed->state_dir() / "analytics.json"));
-  for (int i = 0; i < 3; ++i) {
-    EXPECT_FALSE(std::filesystem::exists(fed->dir() / ("state-p" + std::to_string(i)) / "analytics.json")) << i;
-  }
+  ExpectReleaseWithheld(*fed, "results.jsonl");
+  ASSERT_FALSE(HasFatalFailure());
 
   // The disk is fixed; the restart logs the release and waits for the parties.
   std::filesystem::remove_all(fed->state_dir() / "results.jsonl");

@@ -63,6 +63,16 @@ std::vector<std::pair<std::string, Record>> ReadZip(const Bytes& zip) {
   return out;
 }
 
+// CRC-32 bit by bit, as the definition reads.
+std::uint32_t Crc32Bitwise(ByteSpan d) {
+  std::uint32_t c = 0xFFFFFFFFu;
+  for (std::uint8_t b : d) {
+    c ^= b;
+    for (int k = 0; k < 8; ++k) c = (c & 1) ? 0xEDB88320u ^ (c >> 1) : c >> 1;
+  }
+  return c ^ 0xFFFFFFFFu;
+}
+
 TEST(TorchFileTest, Crc32KnownAnswer) {
   EXPECT_EQ(Crc32(AsBytes("123456789")), 0xCBF43926u);
   EXPECT_EQ(Crc32(AsBytes("")), 0u);
@@ -71,37 +81,21 @@ TEST(TorchFileTest, Crc32KnownAnswer) {
 // The slicing-by-8 loop against the bit-at-a-time definition, for every length around the
 // 8-byte blocks and every alignment of the start.
 TEST(TorchFileTest, Crc32MatchesBitwiseDefinitionForAllLengthsAndOffsets) {
-  auto bitwise = [](ByteSpan d) {
-    std::uint32_t c = 0xFFFFFFFFu;
-    for (std::uint8_t b : d) {
-      c ^= b;
-      for (int k = 0; k < 8; ++k) c = (c & 1) ? 0xEDB88320u ^ (c >> 1) : c >> 1;
-    }
-    return c ^ 0xFFFFFFFFu;
-  };
   Bytes data(300);
   for (std::size_t i = 0; i < data.size(); ++i) data[i] = static_cast<std::uint8_t>(i * 131 + 7);
   for (std::size_t start = 0; start < 8; ++start) {
     for (std::size_t len = 0; len + start <= 40; ++len) {
       ByteSpan d(data.data() + start, len);
-      ASSERT_EQ(Crc32(d), bitwise(d)) << "start " << start << " length " << len;
+      ASSERT_EQ(Crc32(d), Crc32Bitwise(d)) << "start " << start << " length " << len;
     }
   }
-  EXPECT_EQ(Crc32(data), bitwise(data));
+  EXPECT_EQ(Crc32(data), Crc32Bitwise(data));
 }
 
 // The folding path (PCLMULQDQ, where the CPU has it) against the tables and the definition: every
 // length from empty past four 64-byte blocks (the fold's entry at 64 bytes, its 16-byte steps and
 // the byte tail) at every alignment of the start, and one long buffer.
 TEST(TorchFileTest, Crc32FoldingMatchesTablesAndDefinition) {
-  auto bitwise = [](ByteSpan d) {
-    std::uint32_t c = 0xFFFFFFFFu;
-    for (std::uint8_t b : d) {
-      c ^= b;
-      for (int k = 0; k < 8; ++k) c = (c & 1) ? 0xEDB88320u ^ (c >> 1) : c >> 1;
-    }
-    return c ^ 0xFFFFFFFFu;
-  };
   Bytes data(5'000'017);
   std::uint64_t z = 0x9E3779B97F4A7C15ull;
   for (auto& b : data) {
@@ -113,14 +107,14 @@ TEST(TorchFileTest, Crc32FoldingMatchesTablesAndDefinition) {
   for (std::size_t start = 0; start < 16; ++start) {
     for (std::size_t len = 0; len <= 300; ++len) {
       ByteSpan d(data.data() + start, len);
-      const std::uint32_t want = bitwise(d);
+      const std::uint32_t want = Crc32Bitwise(d);
       ASSERT_EQ(Crc32WithTables(d), want) << "start " << start << " length " << len;
       ASSERT_EQ(Crc32(d), want) << "start " << start << " length " << len;
     }
   }
   ByteSpan tail(data.data() + 3, data.size() - 3);
   EXPECT_EQ(Crc32(tail), Crc32WithTables(tail));
-  EXPECT_EQ(Crc32(tail), bitwise(tail));
+  EXPECT_EQ(Crc32(tail), Crc32Bitwise(tail));
   std::vector<std::uint8_t> zeros(1 << 20, 0);
   EXPECT_EQ(Crc32(zeros), Crc32WithTables(zeros));
 }
