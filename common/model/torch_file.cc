@@ -254,10 +254,6 @@ class ZipWriter {
   std::vector<CentralEntry> entries_;
 };
 
-}  // namespace
-
-namespace {
-
 // The running CRC `c` (not inverted) over p[0, n) with the tables.
 std::uint32_t Crc32UpdateTables(std::uint32_t c, const std::uint8_t* p, std::size_t n) {
   static const CrcTables t = MakeCrcTables();
@@ -289,8 +285,8 @@ __attribute__((target("pclmul"))) inline __m128i Fold128(__m128i x, __m128i k, _
 __attribute__((target("pclmul"))) std::uint32_t Crc32UpdateClmul(std::uint32_t c, const std::uint8_t* p,
                                                                  std::size_t n) {
   if (n < 64) return Crc32UpdateTables(c, p, n);
-  const __m128i by4 = _mm_set_epi64x(0x1c6e41596, 0x154442bd4);  // x^(4*128+32), x^(4*128-32)
-  const __m128i by1 = _mm_set_epi64x(0x0ccaa009e, 0x1751997d0);  // x^(128+32), x^(128-32)
+  const __m128i by4 = _mm_set_epi64x(0x1c6e41596, 0x154442bd4);  // x^(4*128±32) mod P: the paper's k2, k1
+  const __m128i by1 = _mm_set_epi64x(0x0ccaa009e, 0x1751997d0);  // x^(128±32) mod P: k4, k3
   auto load = [](const std::uint8_t* q) { return _mm_loadu_si128(reinterpret_cast<const __m128i*>(q)); };
   __m128i x0 = _mm_xor_si128(load(p), _mm_cvtsi32_si128(static_cast<int>(c)));
   __m128i x1 = load(p + 16);
