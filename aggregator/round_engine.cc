@@ -708,13 +708,16 @@ void RoundEngine::Tick() {
     case Phase::kDelivering:
       if (delivery_pending_.empty()) {
         Finish(Ok(), /*evaluate=*/false);
-      } else if (now >= delivery_deadline_) {
-        Finish(Fail(ErrorCode::kDeadlineExceeded,
-                    std::to_string(delivery_pending_.size()) + " of the " +
-                        std::to_string(options_.federation.roster.size()) +
-                        " parties did not come back within federation.start_timeout_s for the final result of round " +
-                        std::to_string(state_.head_round) +
-                        " (results.jsonl and the model files or analytics.json in the state folder hold it)"),
+      } else if (stop_requested_ || now >= delivery_deadline_) {
+        const std::string missing = std::to_string(delivery_pending_.size()) + " of the " +
+                                    std::to_string(options_.federation.roster.size()) + " parties";
+        const std::string where = " (results.jsonl and the model files or analytics.json in the state folder hold it)";
+        Finish(stop_requested_
+                   ? Fail(ErrorCode::kAborted, "stopped on request before " + missing + " had the final result of round " +
+                                                   std::to_string(state_.head_round) + where)
+                   : Fail(ErrorCode::kDeadlineExceeded,
+                          missing + " did not come back within federation.start_timeout_s for the final result of round " +
+                              std::to_string(state_.head_round) + where),
                /*evaluate=*/false);
       }
       break;

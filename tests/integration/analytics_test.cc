@@ -513,6 +513,33 @@ TEST_F(AnalyticsTest, ReleaseWithheldForItsLogLineIsDeliveredByTheRestart) {
   EXPECT_EQ(testing::ReadResults(fed->state_dir()).size(), 1u);  // nothing was signed again
 }
 
+// The same delivery, stopped (one signal) while a party has not come back: the aggregator ends
+// with an error that says how many parties still lack the release; those that came have it.
+TEST_F(AnalyticsTest, DeliveryStoppedEarlySaysHowManyPartiesLackTheRelease) {
+  auto fed = MakeFederation("analytics-relstop", "", kNoisyMeanQuery);
+  ASSERT_TRUE(fed);
+  ExpectReleaseWithheld(*fed, "results.jsonl");
+  ASSERT_FALSE(HasFatalFailure());
+  std::filesystem::remove_all(fed->state_dir() / "results.jsonl");
+  ASSERT_TRUE(fed->StartAggregator());
+  std::vector<participant::AnalyticsOnlyWorkload> workloads(2);
+  std::vector<std::future<Status>> runs;
+  for (int i = 0; i < 2; ++i) runs.push_back(fed->RunParticipant(i, workloads[i], Options(*fed, i, false)));
+  for (auto& r : runs) {
+    auto s = r.get();
+    EXPECT_TRUE(s) << s.error().message();
+  }
+  fed->aggregator_stop = 1;
+  auto outcome = fed->JoinAggregator();
+  ASSERT_FALSE(outcome);
+  EXPECT_NE(outcome.error().message().find("stopped on request before 1 of the 3 parties had the final result"),
+            std::string::npos)
+      << outcome.error().message();
+  EXPECT_TRUE(std::filesystem::exists(fed->dir() / "state-p0" / "analytics.json"));
+  EXPECT_TRUE(std::filesystem::exists(fed->dir() / "state-p1" / "analytics.json"));
+  EXPECT_FALSE(std::filesystem::exists(fed->dir() / "state-p2" / "analytics.json"));
+}
+
 TEST_F(AnalyticsTest, MalformedAndUnaskedPartialsRejectedAndTheOthersServed) {
   auto fed = MakeFederation("analytics-bad", "", kExactQueries);
   ASSERT_TRUE(fed);
