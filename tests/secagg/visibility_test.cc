@@ -69,10 +69,13 @@ TEST(SecAggVisibility, EveryVectorTheAggregatorSeesIsUniformAndUncorrelated) {
   for (auto& [sender, v] : seen) {
     SCOPED_TRACE("participant " + std::to_string(sender));
     ASSERT_EQ(v.size(), kP);
-    // Uniform: chi-square over 256 bins, df = 255, inside the central 99.8%.
+    // Uniform: chi-square over 256 bins, df = 255, each tail at p ≈ 1e-7 (154.2 and 390.5).
+    // The masks are fresh random each run, so the bounds must hold for all 16 checks together:
+    // the central 99.8 % used before failed about one run in 65 (stop 18's CI). A vector that
+    // is not masked scores above 10 000 (the control below).
     const double chi2 = ChiSquareTopByte(v);
-    EXPECT_LT(chi2, 330.5);
-    EXPECT_GT(chi2, 190.0);
+    EXPECT_LT(chi2, 390.5);
+    EXPECT_GT(chi2, 154.2);
     // Uncorrelated with the update it hides (|ρ| < 5/√P, i.e. ~0.01); a constant update has
     // no correlation to measure (the uniformity check covers it).
     if (sender != 1) {
