@@ -123,7 +123,7 @@ Status RoundEngine::Init() {
   for (const auto& r : fed.roster) participants_[r.id];
   CAIRN_RETURN_IF_ERROR(SealCurrentModel());
   if (options_.head_unpublished) CAIRN_RETURN_IF_ERROR(RepairUnpublishedHead());
-  if ((!fed.runs_training() || state_.completed_rounds >= fed.rounds) && !AnalyticsPending() && !StartDelivery()) {
+  if (FederationOver() && !StartDelivery()) {
     SetPhase(Phase::kDone);
     outcome_ = Ok();
   }
@@ -671,7 +671,7 @@ Clock::TimePoint RoundEngine::NextWakeup() const {
     case Phase::kAnalytics:
       return analytics_deadline_;
     case Phase::kDelivering:
-      return std::min(delivery_deadline_, far);
+      return delivery_deadline_ ? std::min(*delivery_deadline_, far) : far;
     case Phase::kWaitingForCohort: {
       auto t = far;
       if (quorum_since_) t = std::min(t, *quorum_since_ + DurationFromSeconds(options_.federation.cohort_wait_s));
@@ -708,7 +708,7 @@ void RoundEngine::Tick() {
     case Phase::kDelivering:
       if (delivery_pending_.empty()) {
         Finish(Ok(), /*evaluate=*/false);
-      } else if (stop_requested_ || now >= delivery_deadline_) {
+      } else if (stop_requested_ || (delivery_deadline_ && now >= *delivery_deadline_)) {
         const std::string missing = std::to_string(delivery_pending_.size()) + " of the " +
                                     std::to_string(options_.federation.roster.size()) + " parties";
         const std::string where = " (results.jsonl and the model files or analytics.json in the state folder hold it)";
@@ -1008,12 +1008,16 @@ Status RoundEngine::FinalizeCompleted(protocol::RoundResult& result) {
   return Ok();
 }
 
-bool RoundEngine::PublishResult(protocol::RoundResult result, bool with_model) {
+void RoundEngine::SignAsHead(protocol::RoundResult& result) {
   protocol::SignResult(result, keys_.signing);
   auto hash = protocol::ResultHash(result);
   state_.head_round = result.round;
   state_.head_hash.assign(hash.begin(), hash.end());
   state_.head_result = protocol::ResultToJson(result);
+}
+
+bool RoundEngine::PublishResult(protocol::RoundResult result, bool with_model) {
+  SignAsHead(result);
   // Checkpoint first, then the log and the model files, then the participants: a crash after
   // the checkpoint leaves files the restart mends from it (the log's last result, the exports);
   // a crash before it re-runs the round, which nobody has seen. So nothing of a round leaves the

@@ -221,6 +221,8 @@ class RoundEngine {
   // results.jsonl line could not be written: then nothing was sent and the federation has
   // stopped (the caller returns at once).
   [[nodiscard]] bool PublishResult(protocol::RoundResult result, bool with_model = true);
+  // Signs `result` with this instance's key and makes it the chain's head (state_ only).
+  void SignAsHead(protocol::RoundResult& result);
   // Clean-room analytics (analytics_job.h).
   bool AnalyticsPending() const;
   void StartAnalytics();
@@ -230,6 +232,8 @@ class RoundEngine {
   // (to be delivered), then appended to results.jsonl. Phase::kDelivering: entered when there is
   // such a result (true); DeliverHead serves one joining party, EndDelivery sends it away.
   Status RepairUnpublishedHead();
+  // Every training round has run (or there are none) and no analytics job is left.
+  bool FederationOver() const;
   bool StartDelivery();
   bool IsReleaseHead() const;
   void DeliverHead(const std::string& participant, std::uint64_t last_round);
@@ -273,7 +277,7 @@ class RoundEngine {
   std::optional<protocol::RoundResult> delivery_result_;  // kDelivering: the re-signed final result
   std::set<std::string> delivery_pending_;                // kDelivering: parties still to serve
   std::set<std::string> delivery_awaiting_eval_;          // kDelivering: sent a model, no report yet
-  Clock::TimePoint delivery_deadline_{};
+  std::optional<Clock::TimePoint> delivery_deadline_;    // kDelivering: none without start_timeout_s
   UpdateObserver observer_;
   ResultTamper tamper_;
   std::unique_ptr<MaskedRound> masked_;  // the round in progress, when the federation masks

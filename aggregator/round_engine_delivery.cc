@@ -24,19 +24,14 @@ namespace cairn::aggregator {
 // against the key it attested and the old instance's key is gone. Nobody was sent the old
 // signature, so no party can hold two versions.
 Status RoundEngine::RepairUnpublishedHead() {
-  const auto& fed = options_.federation;
-  const bool over = (!fed.runs_training() || state_.completed_rounds >= fed.rounds) && !AnalyticsPending();
-  if (over) {
+  if (FederationOver()) {
     auto result = protocol::ResultFromJson(state_.head_result);
     if (!result) {
       return Fail(ErrorCode::kDataLoss, "the checkpoint's last result (round " + std::to_string(state_.head_round) +
                                             ") cannot be read: " + result.error().message());
     }
     if (result->final) {
-      protocol::SignResult(*result, keys_.signing);
-      auto hash = protocol::ResultHash(*result);
-      state_.head_hash.assign(hash.begin(), hash.end());
-      state_.head_result = protocol::ResultToJson(*result);
+      SignAsHead(*result);
       // The new signature is durable before it is logged or sent, as any result's.
       CAIRN_RETURN_IF_ERROR(store_.SaveCheckpoint(state_));
       delivery_result_ = std::move(*result);
@@ -49,8 +44,7 @@ bool RoundEngine::StartDelivery() {
   if (!delivery_result_) return false;
   const auto& fed = options_.federation;
   for (const auto& r : fed.roster) delivery_pending_.insert(r.id);
-  delivery_deadline_ = fed.start_timeout_s > 0 ? clock_.Now() + DurationFromSeconds(fed.start_timeout_s)
-                                               : clock_.Now() + std::chrono::hours(24 * 365);
+  if (fed.start_timeout_s > 0) delivery_deadline_ = clock_.Now() + DurationFromSeconds(fed.start_timeout_s);
   if (IsReleaseHead()) {
     if (auto answers = analytics::ResultsFromJson(state_.analytics_json)) analytics_results_ = std::move(*answers);
   }
@@ -58,6 +52,11 @@ bool RoundEngine::StartDelivery() {
   log::Warn("result_redelivery", {{"round", state_.head_round}, {"participants", delivery_pending_.size()},
                                   {"duration_ms", static_cast<std::uint64_t>(fed.start_timeout_s * 1000)}});
   return true;
+}
+
+bool RoundEngine::FederationOver() const {
+  const auto& fed = options_.federation;
+  return (!fed.runs_training() || state_.completed_rounds >= fed.rounds) && !AnalyticsPending();
 }
 
 bool RoundEngine::IsReleaseHead() const {

@@ -185,6 +185,19 @@ class AnalyticsTest : public ::testing::Test {
     }
   }
 
+  // A federation whose release was withheld (results.jsonl could not be written), restarted once
+  // the disk is fixed: the aggregator is serving, in the delivery phase. Null on a failure.
+  std::unique_ptr<testing::TestFederation> WithheldReleaseRestarted(const std::string& name,
+                                                                    const std::string& queries) {
+    auto fed = MakeFederation(name, "", queries);
+    if (!fed) return nullptr;
+    ExpectReleaseWithheld(*fed, "results.jsonl");
+    if (HasFatalFailure()) return nullptr;
+    std::filesystem::remove_all(fed->state_dir() / "results.jsonl");
+    if (!fed->StartAggregator()) return nullptr;
+    return fed;
+  }
+
   participant::ClientOptions Options(testing::TestFederation& fed, int i, bool exact) {
     auto o = fed.ClientOptions(i);
     participant::AnalyticsConfig a;
@@ -473,14 +486,9 @@ TEST_F(AnalyticsTest, NothingIsReleasedWhenTheLedgerChargeCannotBeCheckpointed) 
 // as a finished federation would: it hands the same signed result and answers to each party that
 // comes back, which verifies them as usual, and ends when all have them.
 TEST_F(AnalyticsTest, ReleaseWithheldForItsLogLineIsDeliveredByTheRestart) {
-  auto fed = MakeFederation("analytics-relog", "", kNoisyMeanQuery);
+  // Once the disk is fixed, the restart logs the release and waits for the parties.
+  auto fed = WithheldReleaseRestarted("analytics-relog", kNoisyMeanQuery);
   ASSERT_TRUE(fed);
-  ExpectReleaseWithheld(*fed, "results.jsonl");
-  ASSERT_FALSE(HasFatalFailure());
-
-  // The disk is fixed; the restart logs the release and waits for the parties.
-  std::filesystem::remove_all(fed->state_dir() / "results.jsonl");
-  ASSERT_TRUE(fed->StartAggregator());
   EXPECT_FALSE(fed->app().engine().done());
   EXPECT_EQ(fed->app().engine().phase(), aggregator::RoundEngine::Phase::kDelivering);
   EXPECT_EQ(fed->app().engine().analytics_results().size(), 1u);  // what the aggregator prints
@@ -516,12 +524,8 @@ TEST_F(AnalyticsTest, ReleaseWithheldForItsLogLineIsDeliveredByTheRestart) {
 // The same delivery, stopped (one signal) while a party has not come back: the aggregator ends
 // with an error that says how many parties still lack the release; those that came have it.
 TEST_F(AnalyticsTest, DeliveryStoppedEarlySaysHowManyPartiesLackTheRelease) {
-  auto fed = MakeFederation("analytics-relstop", "", kNoisyMeanQuery);
+  auto fed = WithheldReleaseRestarted("analytics-relstop", kNoisyMeanQuery);
   ASSERT_TRUE(fed);
-  ExpectReleaseWithheld(*fed, "results.jsonl");
-  ASSERT_FALSE(HasFatalFailure());
-  std::filesystem::remove_all(fed->state_dir() / "results.jsonl");
-  ASSERT_TRUE(fed->StartAggregator());
   std::vector<participant::AnalyticsOnlyWorkload> workloads(2);
   std::vector<std::future<Status>> runs;
   for (int i = 0; i < 2; ++i) runs.push_back(fed->RunParticipant(i, workloads[i], Options(*fed, i, false)));
