@@ -18,6 +18,11 @@ std::filesystem::path FindBreastCancer() {
   if (const char* src = std::getenv("CAIRN_SOURCE_DIR")) {
     candidates.push_back(std::filesystem::path(src) / "build/datasets/breast_cancer.csv");
   }
+#ifdef CAIRN_DEFAULT_SOURCE_DIR
+  // ctest passes only CAIRN_SHARED_DIR in the environment (cmake/CairnHelpers.cmake): without this
+  // the test skipped on every machine lacking python3-sklearn, although setup.sh fetched the file.
+  candidates.push_back(std::filesystem::path(CAIRN_DEFAULT_SOURCE_DIR) / "build/datasets/breast_cancer.csv");
+#endif
   candidates.push_back("/usr/lib/python3/dist-packages/sklearn/datasets/data/breast_cancer.csv");
   for (const auto& c : candidates) {
     if (std::filesystem::exists(c)) return c;
