@@ -126,6 +126,20 @@ struct TdxPolicy {
   std::vector<std::string> accepted_tcb_status = {"UpToDate"};
   std::vector<std::string> forbidden_advisory_ids;  // reject when the TCB level lists one of these
   std::uint32_t min_pce_svn = 0;         // minimum PCESVN of the platform (from the PCK cert)
+  // TD_ATTRIBUTES MIGRATABLE (bit 29): a migratable TD's keys and memory can be moved to another
+  // platform by a migration TD this verifier does not see. Forbidden unless set.
+  bool allow_migration = false;
+  // Collateral that computes a TCB status must carry the root CA and PCK CRLs (revocation of the
+  // PCK chain and of the collateral signer); set to accept collateral without them.
+  bool allow_missing_crls = false;
+  // Minimum tcbEvaluationDataNumber of the TCB info and QE identity (Intel raises it at each TCB
+  // recovery): refuses collateral older than that recovery. 0 = no minimum.
+  std::uint32_t min_tcb_evaluation_data_number = 0;
+  // Collateral the participant pins (files named by `collateral`, read when the policy is
+  // loaded, merged as ReadCollateralFiles does): when set, it is used instead of the collateral
+  // the evidence carries, so the host cannot choose which TCB info, QE identity or CRLs apply.
+  std::vector<std::string> collateral_files;
+  Bytes pinned_collateral;
 };
 
 struct SimPolicy {
@@ -151,7 +165,10 @@ struct Policy {
 
 // TOML, strict: unknown keys, wrong types and malformed hex are errors naming the key and file.
 Result<Policy> LoadPolicy(const std::filesystem::path& path);
-Result<Policy> ParsePolicy(std::string_view toml_text, std::string source_name);
+// `base_dir`: where relative file names in the policy ([tdx] collateral) are looked up; LoadPolicy
+// passes the policy file's folder, the default is the working directory.
+Result<Policy> ParsePolicy(std::string_view toml_text, std::string source_name,
+                           const std::filesystem::path& base_dir = {});
 
 // ---------------------------------------------------------------------------------------------
 // Verification
@@ -174,8 +191,11 @@ Result<Verdict> VerifyEvidence(const Evidence& evidence, const Policy& policy,
                                const VerifyOptions& options);
 
 // The built-in pinned roots (SHA-256 of the DER certificate), with a name each.
+// Each anchors one platform only: an AMD ARK never anchors a TDX chain or Intel's collateral, and
+// the Intel root never anchors an SEV-SNP chain (roots from extra_roots anchor either).
 struct PinnedRoot {
   std::string_view name;
+  Platform platform;
   Sha256Fingerprint fingerprint;
 };
 const std::vector<PinnedRoot>& BuiltinRoots();

@@ -46,10 +46,10 @@ const std::vector<PinnedRoot>& BuiltinRoots() {
       return f;
     };
     return std::vector<PinnedRoot>{
-        {"AMD ARK Milan", fp("69d063b45344d26a2e94e1f4210de49ef555308287d4c174445c95639a540bcd")},
-        {"AMD ARK Genoa", fp("4c6598d19c18719c5dfd4a7d335f674e5bfe1d8f800cea2cf270c10d103db2f1")},
-        {"AMD ARK Turin", fp("1f084161a44bb6d93778a904877d4819cafa5d05ef4193b2ded9dd9c73dd3f6a")},
-        {"Intel SGX Root CA", fp("44a0196b2b99f889b8e149e95b807a350e7424964399e885a7cbb8ccfab674d3")},
+        {"AMD ARK Milan", Platform::kSevSnp, fp("69d063b45344d26a2e94e1f4210de49ef555308287d4c174445c95639a540bcd")},
+        {"AMD ARK Genoa", Platform::kSevSnp, fp("4c6598d19c18719c5dfd4a7d335f674e5bfe1d8f800cea2cf270c10d103db2f1")},
+        {"AMD ARK Turin", Platform::kSevSnp, fp("1f084161a44bb6d93778a904877d4819cafa5d05ef4193b2ded9dd9c73dd3f6a")},
+        {"Intel SGX Root CA", Platform::kTdx, fp("44a0196b2b99f889b8e149e95b807a350e7424964399e885a7cbb8ccfab674d3")},
     };
   }();
   return kRoots;
@@ -217,10 +217,10 @@ void CheckMeasurement(std::string_view check_name, std::string_view policy_key, 
                  std::to_string(allowed.size()) + " allowed in " + std::string(policy_key));
 }
 
-bool IsPinnedRoot(const Sha256Fingerprint& fp, const Policy& policy, std::string* name) {
+bool IsPinnedRoot(const Sha256Fingerprint& fp, const Policy& policy, Platform platform, std::string* name) {
   if (policy.use_builtin_roots) {
     for (const auto& r : BuiltinRoots()) {
-      if (r.fingerprint == fp) {
+      if (r.fingerprint == fp && r.platform == platform) {
         if (name) *name = std::string(r.name);
         return true;
       }

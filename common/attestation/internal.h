@@ -23,6 +23,10 @@ inline std::uint32_t LoadLe32(const std::uint8_t* p) {
 inline std::uint64_t LoadLe64(const std::uint8_t* p) {
   return static_cast<std::uint64_t>(LoadLe32(p)) | (static_cast<std::uint64_t>(LoadLe32(p + 4)) << 32);
 }
+inline void StoreLe16(std::uint8_t* p, std::uint16_t v) {
+  p[0] = static_cast<std::uint8_t>(v);
+  p[1] = static_cast<std::uint8_t>(v >> 8);
+}
 inline void StoreLe32(std::uint8_t* p, std::uint32_t v) {
   for (int i = 0; i < 4; ++i) p[i] = static_cast<std::uint8_t>(v >> (8 * i));
 }
@@ -67,7 +71,8 @@ void CheckMeasurement(std::string_view check_name, std::string_view policy_key, 
 
 // Whether a fingerprint is pinned by the policy (built-in list unless disabled, plus extras).
 // Sets `name` to the root's name ("AMD ARK Milan", "policy extra_roots[1]").
-bool IsPinnedRoot(const Sha256Fingerprint& fp, const Policy& policy, std::string* name);
+// A built-in root counts only for its own platform; extra_roots count for every platform.
+bool IsPinnedRoot(const Sha256Fingerprint& fp, const Policy& policy, Platform platform, std::string* name);
 
 Verdict VerifySim(const Evidence& evidence, const Policy& policy, const VerifyOptions& options);
 Verdict VerifySevSnp(const Evidence& evidence, const Policy& policy, const VerifyOptions& options);

@@ -73,7 +73,7 @@ const std::vector<std::string>& KnownTcbStatuses() {
   return kStatuses;
 }
 
-Status ParseTdx(TomlReader& t, TdxPolicy& p) {
+Status ParseTdx(TomlReader& t, TdxPolicy& p, const std::filesystem::path& base_dir) {
   CAIRN_RETURN_IF_ERROR(GetHexList(t, "mrtd", 48, p.mrtd));
   for (int i = 0; i < 4; ++i) {
     CAIRN_RETURN_IF_ERROR(GetHexList(t, "rtmr" + std::to_string(i), 48, p.rtmr[i]));
@@ -94,6 +94,20 @@ Status ParseTdx(TomlReader& t, TdxPolicy& p) {
   }
   CAIRN_RETURN_IF_ERROR(t.Get("forbidden_advisory_ids", p.forbidden_advisory_ids));
   CAIRN_RETURN_IF_ERROR(t.Get("min_pce_svn", p.min_pce_svn, 0, 65535));
+  CAIRN_RETURN_IF_ERROR(t.Get("allow_migration", p.allow_migration));
+  CAIRN_RETURN_IF_ERROR(t.Get("allow_missing_crls", p.allow_missing_crls));
+  CAIRN_RETURN_IF_ERROR(t.Get("min_tcb_evaluation_data_number", p.min_tcb_evaluation_data_number, 0, 1'000'000));
+  CAIRN_RETURN_IF_ERROR(t.Get("collateral", p.collateral_files));
+  if (!p.collateral_files.empty()) {
+    std::vector<std::filesystem::path> paths;
+    for (const auto& f : p.collateral_files) {
+      std::filesystem::path path(f);
+      paths.push_back(path.is_absolute() || base_dir.empty() ? path : base_dir / path);
+    }
+    auto merged = ReadCollateralFiles(paths);
+    if (!merged) return Fail(ErrorCode::kInvalidArgument, t.Where("collateral") + ": " + merged.error().message());
+    p.pinned_collateral = std::move(*merged);
+  }
   return t.Finish();
 }
 
@@ -141,7 +155,8 @@ Status ParseFederation(TomlReader& t, FederationRules& f) {
 
 }  // namespace
 
-Result<Policy> ParsePolicy(std::string_view toml_text, std::string source_name) {
+Result<Policy> ParsePolicy(std::string_view toml_text, std::string source_name,
+                           const std::filesystem::path& base_dir) {
   CAIRN_ASSIGN_OR_RETURN(TomlReader root, TomlReader::ParseString(toml_text, source_name));
   Policy policy;
   policy.source = source_name;
@@ -178,7 +193,7 @@ Result<Policy> ParsePolicy(std::string_view toml_text, std::string source_name) 
   CAIRN_ASSIGN_OR_RETURN(auto snp, root.Table("sev-snp"));
   if (snp) CAIRN_RETURN_IF_ERROR(ParseSevSnp(*snp, policy.sev_snp));
   CAIRN_ASSIGN_OR_RETURN(auto tdx, root.Table("tdx"));
-  if (tdx) CAIRN_RETURN_IF_ERROR(ParseTdx(*tdx, policy.tdx));
+  if (tdx) CAIRN_RETURN_IF_ERROR(ParseTdx(*tdx, policy.tdx, base_dir));
   CAIRN_ASSIGN_OR_RETURN(auto sim, root.Table("sim"));
   if (sim) CAIRN_RETURN_IF_ERROR(ParseSim(*sim, policy.sim));
   CAIRN_ASSIGN_OR_RETURN(auto fed, root.Table("federation"));
@@ -204,7 +219,7 @@ Result<Policy> ParsePolicy(std::string_view toml_text, std::string source_name) 
 
 Result<Policy> LoadPolicy(const std::filesystem::path& path) {
   CAIRN_ASSIGN_OR_RETURN(std::string text, ReadFileText(path, 4u << 20));
-  return ParsePolicy(text, path.string());
+  return ParsePolicy(text, path.string(), path.parent_path());
 }
 
 }  // namespace cairn::attestation

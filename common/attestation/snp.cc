@@ -255,7 +255,7 @@ Verdict VerifySevSnp(const Evidence& evidence, const Policy& policy, const Verif
   SnpProduct product = SnpProduct::kUnknown;
   if (root) {
     std::string name;
-    bool pinned = IsPinnedRoot(chain.certs[chain.root].fingerprint, policy, &name);
+    bool pinned = IsPinnedRoot(chain.certs[chain.root].fingerprint, policy, Platform::kSevSnp, &name);
     checks.Add("root-pinned", pinned,
                pinned ? "ARK " + HexEncode(chain.certs[chain.root].fingerprint) + " is " + name
                       : "unknown root: ARK SHA-256 " + HexEncode(chain.certs[chain.root].fingerprint) +

@@ -517,7 +517,7 @@ Verdict VerifyTdx(const Evidence& evidence, const Policy& policy, const VerifyOp
   }
   if (pck && pck_ca && root) {
     std::string name;
-    const bool pinned = IsPinnedRoot(root->fingerprint, policy, &name);
+    const bool pinned = IsPinnedRoot(root->fingerprint, policy, Platform::kTdx, &name);
     checks.Add("root-pinned", pinned,
                pinned ? "root " + HexEncode(root->fingerprint) + " is " + name
                       : "unknown root: SHA-256 " + HexEncode(root->fingerprint) + " is not pinned (built-in list or extra_roots)");
@@ -549,6 +549,17 @@ Verdict VerifyTdx(const Evidence& evidence, const Policy& policy, const VerifyOp
                std::string("QE report ") + (qe_sig ? "is signed by " : "signature does NOT verify with ") + pck->subject_cn);
   } else {
     checks.Add("qe-report-signature", false, "no PCK certificate to verify the QE report with");
+  }
+  {
+    const std::uint8_t* qr = q.qe_report.data();
+    const bool signer_ok = std::equal(kIntelTdQeMrSigner.begin(), kIntelTdQeMrSigner.end(), qr + kQeOffMrSigner);
+    const int prod = LoadLe16(qr + kQeOffIsvProdId);
+    const bool ok = signer_ok && prod == kTdQeIsvProdId;
+    checks.Add("qe-signer", ok,
+               ok ? std::string("QE report MRSIGNER and ISVPRODID 2 are Intel's TD quoting enclave's")
+                  : "QE report MRSIGNER " + HexEncode(ByteSpan(qr + kQeOffMrSigner, 32)) + ", ISVPRODID " +
+                        std::to_string(prod) + " is not Intel's TD quoting enclave (MRSIGNER " +
+                        HexEncode(kIntelTdQeMrSigner) + ", ISVPRODID 2): another enclave on the host signed this quote");
   }
   {
     Bytes preimage(q.attestation_key.begin(), q.attestation_key.end());
@@ -588,12 +599,20 @@ Verdict VerifyTdx(const Evidence& evidence, const Policy& policy, const VerifyOp
   }
 
   // --- Collateral.
+  // The participant's pinned collateral, when it has some, replaces what the host sent: otherwise
+  // the host chooses which (still current) TCB info, QE identity and CRLs the verdict rests on.
   std::string status = "Unknown";
-  if (evidence.collateral.empty()) {
+  const bool pinned_collateral = !pol.pinned_collateral.empty();
+  const Bytes& collateral = pinned_collateral ? pol.pinned_collateral : evidence.collateral;
+  if (pinned_collateral) {
+    checks.Add("collateral-source", true,
+               "the policy's [tdx] collateral (" + std::to_string(collateral.size()) + " bytes); the " +
+                   std::to_string(evidence.collateral.size()) + " bytes of collateral in the evidence are not used");
+  }
+  if (collateral.empty()) {
     checks.Warn("no TDX collateral: TCB status is Unknown (platform patch level and revocation not checked)");
   } else {
-    std::string merged_err;
-    auto bundle_text = MergeCollateralJson({{"collateral", std::string(AsChars(evidence.collateral))}});
+    auto bundle_text = MergeCollateralJson({{"collateral", std::string(AsChars(collateral))}});
     nlohmann::json bundle;
     if (bundle_text) bundle = nlohmann::json::parse(*bundle_text, nullptr, false);
     const bool format_ok = bundle_text && bundle.is_object() && bundle.contains("tcb_info") &&
@@ -637,7 +656,7 @@ Verdict VerifyTdx(const Evidence& evidence, const Policy& policy, const VerifyOp
             if (!issuer_root && root && IssuedBy(s.x509.get(), root->x509.get())) { issuer_root = root->x509.get(); fp = root->fingerprint; }
             std::string vd;
             if (!issuer_root) { detail = s.subject_cn + " verifies, but no root issued it"; continue; }
-            if (!IsPinnedRoot(fp, policy, nullptr)) { detail = s.subject_cn + " chains to an unpinned root " + HexEncode(fp); continue; }
+            if (!IsPinnedRoot(fp, policy, Platform::kTdx, nullptr)) { detail = s.subject_cn + " chains to an unpinned root " + HexEncode(fp); continue; }
             if (!SignatureVerifies(s.x509.get(), issuer_root)) { detail = s.subject_cn + " is not validly signed by its root"; continue; }
             if (!ValidAt(s.x509.get(), at, &vd)) { detail = s.subject_cn + " " + vd; continue; }
             ok = true;
@@ -660,6 +679,19 @@ Verdict VerifyTdx(const Evidence& evidence, const Policy& policy, const VerifyOp
                      "TCB info issued " + std::to_string(age.count()) + " s before the verification time (limit " +
                          std::to_string(policy.max_evidence_age->count()) + " s)");
         }
+        // TCB recovery: Intel raises tcbEvaluationDataNumber, and collateral from before a recovery
+        // stays inside its issueDate..nextUpdate window for weeks.
+        auto check_evaluation_number = [&](const char* what, const nlohmann::json& j) {
+          if (pol.min_tcb_evaluation_data_number == 0) return;
+          const bool has = j.contains("tcbEvaluationDataNumber") && j["tcbEvaluationDataNumber"].is_number_unsigned();
+          const std::uint64_t n = has ? j["tcbEvaluationDataNumber"].get<std::uint64_t>() : 0;
+          const bool ok = has && n >= pol.min_tcb_evaluation_data_number;
+          checks.Add("tcb-evaluation-data-number", ok,
+                     std::string(what) + (has ? " tcbEvaluationDataNumber " + std::to_string(n) : " has no tcbEvaluationDataNumber") +
+                         (ok ? " ≥ " : " < ") + "min_tcb_evaluation_data_number " +
+                         std::to_string(pol.min_tcb_evaluation_data_number) + (ok ? "" : ": collateral from before a TCB recovery"));
+        };
+        check_evaluation_number("TCB info", tcb);
         const bool is_tdx = tcb.value("id", std::string()) == "TDX";
         checks.Add("tcb-info-kind", is_tdx, "TCB info id \"" + tcb.value("id", std::string()) + "\", version " +
                                                 std::to_string(tcb.value("version", 0)) + (is_tdx ? "" : " (expected id TDX)"));
@@ -667,10 +699,8 @@ Verdict VerifyTdx(const Evidence& evidence, const Policy& policy, const VerifyOp
         // CRLs.
         std::string crl_detail;
         bool crl_ok = true;
-        int crls = 0;
         auto check_crl = [&](const char* key, X509* issuer, std::vector<X509*> subjects) {
           if (!bundle.contains(key)) return;
-          ++crls;
           const std::string text = bundle[key].get<std::string>();
           auto der = HexDecode(text);
           auto crl = der ? ParseCrl(*der) : ParseCrl(AsBytes(text));
@@ -688,13 +718,24 @@ Verdict VerifyTdx(const Evidence& evidence, const Policy& policy, const VerifyOp
         for (auto& s : signers) if (!IsSelfIssued(s.x509.get())) root_subjects.push_back(s.x509.get());
         check_crl("root_ca_crl", root ? root->x509.get() : nullptr, root_subjects);
         check_crl("pck_crl", pck_ca ? pck_ca->x509.get() : nullptr, {pck ? pck->x509.get() : nullptr});
-        if (crls == 0) {
-          checks.Add("crl", true, "no CRLs in the collateral: revocation not checked");
-          checks.Warn("TDX collateral has no CRLs: certificate revocation was not checked");
-        } else {
-          if (!crl_detail.empty()) crl_detail.resize(crl_detail.size() - 2);
-          checks.Add("crl", crl_ok, crl_detail);
+        // Both CRLs are part of Intel's collateral: without them a revoked PCK, PCK CA or TCB
+        // signing certificate would pass.
+        std::string missing;
+        for (const char* k : {"root_ca_crl", "pck_crl"}) {
+          if (!bundle.contains(k)) missing += std::string(missing.empty() ? "" : " and ") + k;
         }
+        if (!missing.empty()) {
+          if (pol.allow_missing_crls) {
+            crl_detail += "no " + missing + " in the collateral: revocation not fully checked (allow_missing_crls = true); ";
+            checks.Warn("TDX collateral has no " + missing + ": certificate revocation was not fully checked");
+          } else {
+            crl_ok = false;
+            crl_detail += "the collateral has no " + missing + ": a revoked PCK chain or collateral signer would go unnoticed "
+                          "(set [tdx] allow_missing_crls = true to accept that); ";
+          }
+        }
+        if (crl_detail.size() >= 2) crl_detail.resize(crl_detail.size() - 2);
+        checks.Add("crl", crl_ok, crl_detail);
 
         // FMSPC and PCE ID.
         std::string platform_status = "Unknown";
@@ -703,6 +744,10 @@ Verdict VerifyTdx(const Evidence& evidence, const Policy& policy, const VerifyOp
           const std::string fmspc = Upper(HexEncode(pck_ext->fmspc));
           const std::string want = Upper(tcb.value("fmspc", std::string()));
           checks.Add("fmspc", fmspc == want, "PCK FMSPC " + fmspc + (fmspc == want ? " matches" : " differs from") + " TCB info FMSPC " + want);
+          const std::string pce_id = Upper(HexEncode(pck_ext->pce_id));
+          const std::string want_pce = Upper(tcb.value("pceId", std::string()));
+          checks.Add("pce-id", pce_id == want_pce,
+                     "PCK PCE ID " + pce_id + (pce_id == want_pce ? " matches" : " differs from") + " TCB info pceId " + want_pce);
           // The first TCB level whose SGX components, PCESVN and TDX components are ≤ the platform's.
           const bool module_versioned = q.tee_tcb_svn[1] > 0;
           std::string level_detail = "no TCB level matches the platform (status Unknown)";
@@ -761,7 +806,11 @@ Verdict VerifyTdx(const Evidence& evidence, const Policy& policy, const VerifyOp
         }
 
         // QE identity.
-        if (bundle.contains("qe_identity") && bundle.contains("qe_identity_signature")) {
+        if (!bundle.contains("qe_identity") || !bundle.contains("qe_identity_signature")) {
+          checks.Add("qe-identity", false,
+                     "the collateral has TCB info but no QE identity (qe_identity and qe_identity_signature): the "
+                     "quoting enclave's identity and patch level cannot be checked");
+        } else {
           const std::string qe_text = bundle["qe_identity"].get<std::string>();
           verify_json("qe-identity-signature", qe_text, bundle["qe_identity_signature"].get<std::string>());
           const nlohmann::json qid = nlohmann::json::parse(qe_text);
@@ -784,23 +833,28 @@ Verdict VerifyTdx(const Evidence& evidence, const Policy& policy, const VerifyOp
           if (!attrs || !attrs_mask || !MaskedEqual(ByteSpan(qr + kQeOffAttributes, 16), *attrs, *attrs_mask)) mismatch += "ATTRIBUTES; ";
           if (!mrsigner || !std::equal(mrsigner->begin(), mrsigner->end(), qr + kQeOffMrSigner)) mismatch += "MRSIGNER; ";
           if (qid.value("isvprodid", -1) != prod) mismatch += "ISVPRODID; ";
-          std::string qe_status = "Unknown";
+          if (qid.value("id", std::string()) != "TD_QE") mismatch += "identity id \"" + qid.value("id", std::string()) + "\" (expected TD_QE); ";
+          check_evaluation_number("QE identity", qid);
+          // A QE older than every level Intel lists is treated as revoked (as Intel's QVL does),
+          // never as "Unknown", which would leave the platform's status standing.
+          std::string qe_status = "Revoked";
+          bool level_found = false;
           for (const auto& level : qid.at("tcbLevels")) {
             if (level.at("tcb").at("isvsvn").get<int>() <= svn) {
               qe_status = level.at("tcbStatus").get<std::string>();
               AdvisoriesOf(level, advisories);
+              level_found = true;
               break;
             }
           }
           if (mismatch.empty()) {
-            checks.Add("qe-identity", true, "QE report matches the Intel QE identity; ISVSVN " + std::to_string(svn) + " → " + qe_status);
+            checks.Add("qe-identity", true, "QE report matches the Intel QE identity; ISVSVN " + std::to_string(svn) + " → " + qe_status +
+                                                (level_found ? "" : " (below every TCB level of the QE identity)"));
             status = Converge(status, qe_status);
           } else {
             mismatch.resize(mismatch.size() - 2);
             checks.Add("qe-identity", false, "QE report does not match the Intel QE identity: " + mismatch);
           }
-        } else {
-          checks.Warn("TDX collateral has no QE identity: the quoting enclave's identity was not checked");
         }
         std::sort(advisories.begin(), advisories.end());
         advisories.erase(std::unique(advisories.begin(), advisories.end()), advisories.end());
@@ -814,10 +868,18 @@ Verdict VerifyTdx(const Evidence& evidence, const Policy& policy, const VerifyOp
   v.tcb_status = status;
 
   // --- Policy.
-  const bool debug = q.td_attributes & kTdAttributesDebug;
+  const std::uint64_t tud = q.td_attributes & kTdAttributesTud;
+  const bool debug = tud != 0;
   checks.Add("debug", !debug || pol.allow_debug,
-             "TD_ATTRIBUTES " + Hex16(q.td_attributes) + ": DEBUG (bit 0) is " + (debug ? "set" : "clear") +
+             "TD_ATTRIBUTES " + Hex16(q.td_attributes) + ": DEBUG (bit 0) is " + ((tud & kTdAttributesDebug) ? "set" : "clear") +
+                 ((tud & ~kTdAttributesDebug) ? ", other TUD (debug) bits 1-7 are set" : "") +
                  (debug && !pol.allow_debug ? ": a debug TD lets the host read its memory; allow_debug = false" : ""));
+  const bool migratable = q.td_attributes & kTdAttributesMigratable;
+  checks.Add("migration", !migratable || pol.allow_migration,
+             std::string("TD_ATTRIBUTES MIGRATABLE (bit 29) is ") + (migratable ? "set" : "clear") +
+                 (migratable && !pol.allow_migration
+                      ? ": a migration TD this verifier does not see could move the TD's keys to another platform; allow_migration = false"
+                      : ""));
   CheckMeasurement("mrtd", "[tdx] mrtd", q.mr_td, pol.mrtd, checks);
   for (int i = 0; i < 4; ++i) {
     if (pol.rtmr[i].empty()) continue;

@@ -36,6 +36,16 @@ constexpr std::size_t kTdOffMrOwnerConfig = 0x118;
 constexpr std::size_t kTdOffRtmr0 = 0x148;
 constexpr std::size_t kTdOffReportData = 0x208;
 constexpr std::uint64_t kTdAttributesDebug = 1;
+// The TUD group (bits 0-7): DEBUG and bits reserved for debug features; any set bit is a debug TD.
+constexpr std::uint64_t kTdAttributesTud = 0xFF;
+constexpr std::uint64_t kTdAttributesMigratable = std::uint64_t{1} << 29;
+// Intel's TD quoting enclave: its MRSIGNER and ISVPRODID (as in Intel's TD_QE identity). The PCK
+// key certifies the report of any enclave with the provisioning attribute, so without this check an
+// enclave the host launched could certify its own attestation key and sign any TD report.
+inline constexpr std::array<std::uint8_t, 32> kIntelTdQeMrSigner = {
+    0xdc, 0x9e, 0x2a, 0x7c, 0x6f, 0x94, 0x8f, 0x17, 0x47, 0x4e, 0x34, 0xa7, 0xfc, 0x43, 0xed, 0x03,
+    0x0f, 0x7c, 0x15, 0x63, 0xf1, 0xba, 0xbd, 0xdf, 0x63, 0x40, 0xc8, 0x2e, 0x0e, 0x54, 0xa8, 0xc5};
+constexpr int kTdQeIsvProdId = 2;
 
 // Offsets inside the QE report (an SGX REPORT body).
 constexpr std::size_t kQeOffCpuSvn = 0;

@@ -94,6 +94,10 @@ TEST(PolicyTest, DefaultsAreSafe) {
   EXPECT_TRUE(p->sev_snp.allow_smt);
   EXPECT_EQ(p->sev_snp.max_vmpl, 0u);
   EXPECT_FALSE(p->tdx.allow_debug);
+  EXPECT_FALSE(p->tdx.allow_migration);
+  EXPECT_FALSE(p->tdx.allow_missing_crls);
+  EXPECT_EQ(p->tdx.min_tcb_evaluation_data_number, 0u);
+  EXPECT_TRUE(p->tdx.pinned_collateral.empty());
   ASSERT_EQ(p->tdx.accepted_tcb_status.size(), 1u);
   EXPECT_EQ(p->tdx.accepted_tcb_status[0], "UpToDate");
   EXPECT_TRUE(p->use_builtin_roots);
@@ -119,6 +123,9 @@ TEST(PolicyTest, StrictErrorsNameKeyAndFile) {
       {"platforms = [\"sev-snp\"]\n[sev-snp]\nallow_debug = \"no\"\n", "allow_debug"},
       {"platforms = [\"tdx\"]\n[tdx]\naccepted_tcb_status = [\"Fine\"]\n", "accepted_tcb_status"},
       {"platforms = [\"tdx\"]\n[tdx]\nrtmr4 = []\n", "tdx.rtmr4"},
+      {"platforms = [\"tdx\"]\n[tdx]\nallow_migration = 1\n", "tdx.allow_migration"},
+      {"platforms = [\"tdx\"]\n[tdx]\nmin_tcb_evaluation_data_number = -1\n", "tdx.min_tcb_evaluation_data_number"},
+      {"platforms = [\"tdx\"]\n[tdx]\ncollateral = [\"/nonexistent/tcbInfo.json\"]\n", "tdx.collateral"},
       {"platforms = [\"sgx\"]\n", "platforms"},
       {"platforms = []\n", "platforms"},
       {"[sev-snp]\nallow_debug = false\n", "platforms"},
@@ -149,6 +156,20 @@ TEST(PolicyTest, LoadPolicyFromFileAndExamples) {
   ASSERT_TRUE(p) << p.error().ToString();
   EXPECT_TRUE(p->tdx.allow_debug);
   EXPECT_EQ(p->source, path.string());
+  // [tdx] collateral: files relative to the policy's folder, read and merged at load time.
+  auto coll = R"({"tcb_info": "{\"id\":\"TDX\"}", "tcb_info_signature": "00"})";
+  std::filesystem::create_directories(dir / "intel");
+  ASSERT_TRUE(WriteFileAtomic(dir / "intel" / "bundle.json", std::string_view(coll)));
+  ASSERT_TRUE(WriteFileAtomic(path, std::string_view("platforms = [\"tdx\"]\n[tdx]\ncollateral = [\"intel/bundle.json\"]\n")));
+  auto pinned = LoadPolicy(path);
+  ASSERT_TRUE(pinned) << pinned.error().ToString();
+  EXPECT_NE(std::string(pinned->tdx.pinned_collateral.begin(), pinned->tdx.pinned_collateral.end()).find("tcb_info_signature"),
+            std::string::npos);
+  ASSERT_TRUE(WriteFileAtomic(path, std::string_view("platforms = [\"tdx\"]\n[tdx]\ncollateral = [\"intel/none.json\"]\n")));
+  auto absent = LoadPolicy(path);
+  ASSERT_FALSE(absent);
+  EXPECT_NE(absent.error().message().find("tdx.collateral"), std::string::npos) << absent.error().message();
+  EXPECT_NE(absent.error().message().find("none.json"), std::string::npos) << absent.error().message();
   auto missing = LoadPolicy(dir / "none.toml");
   ASSERT_FALSE(missing);
   EXPECT_NE(missing.error().message().find("none.toml"), std::string::npos);

@@ -201,7 +201,7 @@ TEST_F(SnpVectorsTest, TurinChainValidWithEightByteHwidAndFmc) {
   EXPECT_TRUE(internal::ValidAt(leaf->x509.get(), at, &d)) << d;
   EXPECT_TRUE(internal::ValidAt(ask->x509.get(), at, &d)) << d;
   Policy p;
-  EXPECT_TRUE(internal::IsPinnedRoot(ark->fingerprint, p, &d));
+  EXPECT_TRUE(internal::IsPinnedRoot(ark->fingerprint, p, Platform::kSevSnp, &d));
   EXPECT_EQ(d, "AMD ARK Turin");
   auto hwid = internal::DecodeHwid(*internal::ExtensionValue(leaf->x509.get(), internal::kOidHwid));
   ASSERT_TRUE(hwid);
@@ -224,7 +224,9 @@ TEST_F(SnpVectorsTest, BuiltinRootsMatchShippedArks) {
     auto cert = internal::ParseDerCertificate(c[0]);
     ASSERT_TRUE(cert);
     std::string name;
-    EXPECT_TRUE(internal::IsPinnedRoot(cert->fingerprint, p, &name)) << f;
+    EXPECT_TRUE(internal::IsPinnedRoot(cert->fingerprint, p, Platform::kSevSnp, &name)) << f;
+    // An AMD root anchors SEV-SNP only: never a TDX PCK chain or Intel's collateral.
+    EXPECT_FALSE(internal::IsPinnedRoot(cert->fingerprint, p, Platform::kTdx, nullptr)) << f;
     EXPECT_TRUE(internal::SignatureVerifies(cert->x509.get(), cert->x509.get())) << f;
   }
   // Every ASK/ASVK in go-sev-guest's chains (VCEK and VLEK) is signed by its pinned ARK.
@@ -236,7 +238,7 @@ TEST_F(SnpVectorsTest, BuiltinRootsMatchShippedArks) {
     auto ask = internal::ParseDerCertificate(c[0]);
     auto ark = internal::ParseDerCertificate(c[1]);
     ASSERT_TRUE(ask && ark);
-    EXPECT_TRUE(internal::IsPinnedRoot(ark->fingerprint, p, nullptr)) << f;
+    EXPECT_TRUE(internal::IsPinnedRoot(ark->fingerprint, p, Platform::kSevSnp, nullptr)) << f;
     EXPECT_TRUE(internal::SignatureVerifies(ask->x509.get(), ark->x509.get())) << f;
   }
 }

@@ -289,6 +289,126 @@ TEST_F(TdxTest, RevokedPckAndFmspcMismatch) {
   EXPECT_TRUE(v.accepted) << Dump(v);
 }
 
+// The PCK key certifies the report of any enclave with the provisioning attribute: a host could
+// run its own enclave, have its attestation key certified and sign any TD report. Only the QE's
+// identity (Intel's TD QE signer, ISVPRODID 2) stops that, with collateral or without.
+TEST_F(TdxTest, QuoteFromAnEnclaveThatIsNotIntelsTdQeIsRejected) {
+  TdxQuoteSpec forged = spec_;
+  forged.qe_mrsigner.fill(0x66);
+  ExpectRejected(Make(forged), pki.MakePolicy(), "qe-signer");  // the policy accepts "Unknown"
+  Verdict v = Run(Make(forged, UpToDate()), pki.MakePolicy());
+  EXPECT_FALSE(v.accepted);
+  EXPECT_EQ(v.FirstFailure().rfind("qe-signer: QE report MRSIGNER 6666", 0), 0u) << Dump(v);
+  TdxQuoteSpec sgx_qe = spec_;
+  sgx_qe.qe_isv_prod_id = 1;  // Intel's SGX QE3, not the TD QE
+  ExpectRejected(Make(sgx_qe), pki.MakePolicy(), "qe-signer");
+}
+
+TEST_F(TdxTest, CollateralWithoutQeIdentityOrWithAnotherIdentityIsRejected) {
+  auto j = nlohmann::json::parse(UpToDate());
+  j.erase("qe_identity");
+  j.erase("qe_identity_signature");
+  Verdict v = Run(Make(spec_, j.dump()), pki.MakePolicy());
+  EXPECT_FALSE(v.accepted);
+  EXPECT_EQ(v.FirstFailure().rfind("qe-identity: the collateral has TCB info but no QE identity", 0), 0u) << Dump(v);
+
+  // An Intel-signed identity of another enclave (here the SGX QE's id) does not vouch for a TD QE.
+  std::string other = pki.MakeCollateralWith([](nlohmann::json&, nlohmann::json& qe) { qe["id"] = "QE"; });
+  Verdict w = Run(Make(spec_, other), pki.MakePolicy());
+  EXPECT_FALSE(w.accepted);
+  EXPECT_NE(w.FirstFailure().find("identity id \"QE\" (expected TD_QE)"), std::string::npos) << Dump(w);
+}
+
+TEST_F(TdxTest, QeOlderThanEveryIdentityLevelIsRevoked) {
+  TdxQuoteSpec old_qe = spec_;
+  old_qe.qe_isv_svn = 7;  // the identity's only level needs 8
+  Policy p = pki.MakePolicy();
+  p.tdx.accepted_tcb_status = {"UpToDate", "OutOfDate", "Unknown"};
+  Verdict v = Run(Make(old_qe, UpToDate()), p);
+  EXPECT_FALSE(v.accepted);
+  EXPECT_EQ(v.tcb_status, "Revoked") << Dump(v);
+  EXPECT_EQ(v.FirstFailure().rfind("tcb-status: TCB status Revoked", 0), 0u) << Dump(v);
+  bool named = false;
+  for (const auto& c : v.checks) named |= c.name == "qe-identity" && c.detail.find("below every TCB level") != std::string::npos;
+  EXPECT_TRUE(named) << Dump(v);
+}
+
+TEST_F(TdxTest, MissingCrlsAreRefusedUnlessAllowed) {
+  for (const char* key : {"root_ca_crl", "pck_crl"}) {
+    auto j = nlohmann::json::parse(UpToDate());
+    j.erase(key);
+    Verdict v = Run(Make(spec_, j.dump()), pki.MakePolicy());
+    EXPECT_FALSE(v.accepted);
+    EXPECT_EQ(v.FirstFailure().rfind(std::string("crl: ") + (std::string(key) == "pck_crl" ? "root_ca_crl" : "pck_crl"), 0), 0u)
+        << Dump(v);  // the CRL that is there is still checked and named first
+    EXPECT_NE(v.FirstFailure().find(std::string("the collateral has no ") + key), std::string::npos) << Dump(v);
+    Policy allow = pki.MakePolicy();
+    allow.tdx.allow_missing_crls = true;
+    Verdict a = Run(Make(spec_, j.dump()), allow);
+    EXPECT_TRUE(a.accepted) << Dump(a);
+    bool warned = false;
+    for (const auto& w : a.warnings) warned |= w.find(key) != std::string::npos;
+    EXPECT_TRUE(warned);
+  }
+}
+
+TEST_F(TdxTest, MigratableOrOtherDebugBitsAreRejected) {
+  TdxQuoteSpec migratable = spec_;
+  migratable.td_attributes = std::uint64_t{1} << 29;
+  ExpectRejected(Make(migratable), pki.MakePolicy(), "migration");
+  Policy allow = pki.MakePolicy();
+  allow.tdx.allow_migration = true;
+  EXPECT_TRUE(Run(Make(migratable), allow).accepted);
+  TdxQuoteSpec tud = spec_;
+  tud.td_attributes = 0x2;  // a TUD bit other than DEBUG
+  Verdict v = Run(Make(tud), pki.MakePolicy());
+  EXPECT_FALSE(v.accepted);
+  EXPECT_NE(v.FirstFailure().find("other TUD (debug) bits 1-7 are set"), std::string::npos) << Dump(v);
+  TdxQuoteSpec sept = spec_;
+  sept.td_attributes = std::uint64_t{1} << 28;  // SEPT_VE_DISABLE, as the real quotes carry
+  EXPECT_TRUE(Run(Make(sept), pki.MakePolicy()).accepted);
+}
+
+TEST_F(TdxTest, PceIdAndEvaluationNumberOfTheCollateral) {
+  std::string other_pce = pki.MakeCollateralWith([](nlohmann::json& tcb, nlohmann::json&) { tcb["pceId"] = "0100"; });
+  ExpectRejected(Make(spec_, other_pce), pki.MakePolicy(), "pce-id");
+  Policy p = pki.MakePolicy();
+  p.tdx.min_tcb_evaluation_data_number = 18;  // the collateral says 17
+  Verdict v = Run(Make(spec_, UpToDate()), p);
+  EXPECT_FALSE(v.accepted);
+  EXPECT_EQ(v.FirstFailure(), "tcb-evaluation-data-number: TCB info tcbEvaluationDataNumber 17 < min_tcb_evaluation_data_number 18: "
+                              "collateral from before a TCB recovery") << Dump(v);
+  p.tdx.min_tcb_evaluation_data_number = 17;
+  EXPECT_TRUE(Run(Make(spec_, UpToDate()), p).accepted);
+  std::string no_number = pki.MakeCollateralWith([](nlohmann::json&, nlohmann::json& qe) { qe.erase("tcbEvaluationDataNumber"); });
+  Verdict q = Run(Make(spec_, no_number), p);
+  EXPECT_FALSE(q.accepted);
+  EXPECT_NE(q.FirstFailure().find("QE identity has no tcbEvaluationDataNumber"), std::string::npos) << Dump(q);
+}
+
+// The participant's own collateral replaces the host's: the host cannot pick an older (still
+// current) TCB info or leave the CRLs out.
+TEST_F(TdxTest, PinnedCollateralReplacesTheEvidences) {
+  Policy p = pki.MakePolicy();
+  p.tdx.accepted_tcb_status = {"UpToDate"};
+  const std::string s = UpToDate();
+  p.tdx.pinned_collateral.assign(s.begin(), s.end());
+  // The host sends tampered collateral, or none: the pinned one decides.
+  Verdict v = Run(Make(spec_, pki.MakeCollateral("UpToDate", 11, {}, /*tamper=*/true)), p);
+  EXPECT_TRUE(v.accepted) << Dump(v);
+  EXPECT_EQ(v.tcb_status, "UpToDate");
+  EXPECT_TRUE(Run(Make(spec_), p).accepted);
+  // The host sends UpToDate collateral while the participant's says OutOfDate: rejected.
+  const std::string out = pki.MakeCollateral("UpToDate", 12, {});
+  p.tdx.pinned_collateral.assign(out.begin(), out.end());
+  Verdict o = Run(Make(spec_, UpToDate()), p);
+  EXPECT_FALSE(o.accepted);
+  EXPECT_EQ(o.tcb_status, "OutOfDate") << Dump(o);
+  bool named = false;
+  for (const auto& c : o.checks) named |= c.name == "collateral-source" && c.detail.find("are not used") != std::string::npos;
+  EXPECT_TRUE(named) << Dump(o);
+}
+
 TEST_F(TdxTest, TooManyOperatorCertificates) {
   Evidence e = Make(spec_, UpToDate());
   e.certificates.assign(kMaxCertificates + 1, pki.tcb_signer.der);

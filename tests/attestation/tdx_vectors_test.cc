@@ -66,7 +66,7 @@ TEST_F(TdxVectorsTest, DcapQvlQuoteWithCollateralIsUpToDate) {
   EXPECT_NE(v.tcb.find("PCESVN 11"), std::string::npos) << v.tcb;
   for (const char* name : {"root-pinned", "pck-chain-signatures", "qe-report-signature", "attestation-key-binding",
                            "quote-signature", "tcb-info-signature", "qe-identity-signature", "crl", "fmspc",
-                           "tcb-level", "qe-identity", "tcb-status"}) {
+                           "tcb-level", "qe-identity", "tcb-status", "qe-signer", "pce-id"}) {
     ASSERT_NE(Find(v, name), nullptr) << name << "\n" << Dump(v);
     EXPECT_TRUE(Find(v, name)->ok) << name;
   }
@@ -81,6 +81,15 @@ TEST_F(TdxVectorsTest, DcapQvlQuoteWithCollateralIsUpToDate) {
   Policy lax = Production();
   lax.tdx.accepted_tcb_status = {"UpToDate", "Unknown"};
   EXPECT_TRUE(Run(bare, lax, "2025-07-01").accepted);
+
+  // Intel's evaluation number 17 in both files: a policy that needs the next TCB recovery refuses it.
+  Policy recovered = Production();
+  recovered.tdx.min_tcb_evaluation_data_number = 18;
+  Verdict r = Run(e, recovered, "2025-07-01");
+  EXPECT_FALSE(r.accepted);
+  EXPECT_EQ(r.FirstFailure().rfind("tcb-evaluation-data-number: TCB info tcbEvaluationDataNumber 17 < ", 0), 0u) << Dump(r);
+  recovered.tdx.min_tcb_evaluation_data_number = 17;
+  EXPECT_TRUE(Run(e, recovered, "2025-07-01").accepted);
 
   // After the collateral's nextUpdate it is stale.
   Verdict late = Run(e, Production(), "2025-08-01");
@@ -137,7 +146,14 @@ TEST_F(TdxVectorsTest, TrusteeOutOfDateQuoteRejected) {
                                                {"enclaveIdentity.json", std::string(AsChars(Read("trustee/enclaveIdentity.json")))}});
   ASSERT_TRUE(merged) << merged.error().ToString();
   Evidence e{Platform::kTdx, Read("trustee/tdx_quote_6.dat"), *signer, Bytes(merged->begin(), merged->end())};
-  Verdict v = Run(e, Production(), "2025-11-01");
+  // These PCS files come without Intel's CRLs: a production policy refuses collateral that cannot
+  // show the PCK chain unrevoked, and says so first.
+  Verdict nocrl = Run(e, Production(), "2025-11-01");
+  EXPECT_FALSE(nocrl.accepted);
+  EXPECT_EQ(nocrl.FirstFailure().rfind("crl: the collateral has no root_ca_crl and pck_crl", 0), 0u) << Dump(nocrl);
+  Policy production = Production();
+  production.tdx.allow_missing_crls = true;
+  Verdict v = Run(e, production, "2025-11-01");
   EXPECT_FALSE(v.accepted);
   EXPECT_EQ(v.tcb_status, "OutOfDate") << Dump(v);
   EXPECT_EQ(v.FirstFailure().rfind("tcb-status:", 0), 0u) << Dump(v);
@@ -148,7 +164,7 @@ TEST_F(TdxVectorsTest, TrusteeOutOfDateQuoteRejected) {
   }
   EXPECT_NE(Find(v, "qe-identity")->detail.find("UpToDate"), std::string::npos);
   EXPECT_NE(Find(v, "tcb-level")->detail.find("OutOfDate"), std::string::npos);
-  Policy lax = Production();
+  Policy lax = production;
   lax.tdx.accepted_tcb_status = {"UpToDate", "OutOfDate"};
   Verdict ok = Run(e, lax, "2025-11-01");
   EXPECT_TRUE(ok.accepted) << Dump(ok);
@@ -163,7 +179,11 @@ TEST_F(TdxVectorsTest, IntelRootMatchesBuiltinPin) {
             "44a0196b2b99f889b8e149e95b807a350e7424964399e885a7cbb8ccfab674d3");
   EXPECT_EQ((*der)[0], (*pem)[0]);
   Policy p;
-  EXPECT_TRUE(internal::IsPinnedRoot(internal::Sha256Of((*der)[0]), p, nullptr));
+  EXPECT_TRUE(internal::IsPinnedRoot(internal::Sha256Of((*der)[0]), p, Platform::kTdx, nullptr));
+  // Intel's root anchors TDX only; as an extra root, the operator's choice, it anchors either.
+  EXPECT_FALSE(internal::IsPinnedRoot(internal::Sha256Of((*der)[0]), p, Platform::kSevSnp, nullptr));
+  p.extra_roots = {internal::Sha256Of((*der)[0])};
+  EXPECT_TRUE(internal::IsPinnedRoot(internal::Sha256Of((*der)[0]), p, Platform::kSevSnp, nullptr));
 }
 
 TEST_F(TdxVectorsTest, QuoteParsesWithTrailingPadding) {

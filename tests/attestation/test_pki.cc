@@ -359,7 +359,6 @@ Bytes MakeCrl(const KeyCert& issuer, std::time_t this_update, std::time_t next_u
   return out;
 }
 
-constexpr std::uint8_t kQeMrSigner = 0xDC;
 constexpr std::uint16_t kQeIsvSvn = 8;
 
 }  // namespace
@@ -426,9 +425,9 @@ Bytes TdxTestPki::MakeQuote(const TdxQuoteSpec& spec) const {
   Bytes auth_data(32, 0xA5);
   Bytes qe(internal::kTdxQeReportBytes, 0);
   qe[internal::kQeOffAttributes] = 0x15;
-  std::memset(qe.data() + internal::kQeOffMrSigner, kQeMrSigner, 32);
-  qe[internal::kQeOffIsvProdId] = 2;
-  qe[internal::kQeOffIsvSvn] = kQeIsvSvn;
+  std::copy(spec.qe_mrsigner.begin(), spec.qe_mrsigner.end(), qe.begin() + internal::kQeOffMrSigner);
+  internal::StoreLe16(qe.data() + internal::kQeOffIsvProdId, spec.qe_isv_prod_id);
+  internal::StoreLe16(qe.data() + internal::kQeOffIsvSvn, spec.qe_isv_svn);
   Bytes pre = att_pub;
   pre.insert(pre.end(), auth_data.begin(), auth_data.end());
   auto h = internal::Sha256Of(pre);
@@ -466,6 +465,17 @@ Bytes TdxTestPki::MakeQuote(const TdxQuoteSpec& spec) const {
 std::string TdxTestPki::MakeCollateral(const std::string& status, std::uint16_t required_pce_svn,
                                        const std::vector<std::string>& advisories, bool tamper_tcb_info,
                                        std::time_t next_update, const std::string& fmspc_hex) const {
+  return Collateral(status, required_pce_svn, advisories, tamper_tcb_info, next_update, fmspc_hex, nullptr);
+}
+
+std::string TdxTestPki::MakeCollateralWith(const std::function<void(nlohmann::json&, nlohmann::json&)>& edit) const {
+  return Collateral("UpToDate", 11, {}, false, 0, "B0C06F000000", edit);
+}
+
+std::string TdxTestPki::Collateral(const std::string& status, std::uint16_t required_pce_svn,
+                                   const std::vector<std::string>& advisories, bool tamper_tcb_info,
+                                   std::time_t next_update, const std::string& fmspc_hex,
+                                   const std::function<void(nlohmann::json&, nlohmann::json&)>& edit) const {
   auto components = [](int svn) {
     nlohmann::json arr = nlohmann::json::array();
     for (int i = 0; i < 16; ++i) arr.push_back({{"svn", i < 8 ? svn : 0}});
@@ -484,9 +494,10 @@ std::string TdxTestPki::MakeCollateral(const std::string& status, std::uint16_t 
   nlohmann::json qe = {{"id", "TD_QE"}, {"version", 2}, {"issueDate", issue}, {"nextUpdate", next},
                        {"miscselect", "00000000"}, {"miscselectMask", "FFFFFFFF"},
                        {"attributes", "11000000000000000000000000000000"}, {"attributesMask", "FBFFFFFFFFFFFFFF0000000000000000"},
-                       {"mrsigner", "DCDCDCDCDCDCDCDCDCDCDCDCDCDCDCDCDCDCDCDCDCDCDCDCDCDCDCDCDCDCDCDC"},
-                       {"isvprodid", 2},
+                       {"mrsigner", HexEncode(internal::kIntelTdQeMrSigner)}, {"isvprodid", 2},
+                       {"tcbEvaluationDataNumber", 17},
                        {"tcbLevels", {{{"tcb", {{"isvsvn", kQeIsvSvn}}}, {"tcbDate", "2024-03-13T00:00:00Z"}, {"tcbStatus", "UpToDate"}}}}};
+  if (edit) edit(tcb, qe);
   std::string tcb_text = tcb.dump();
   std::string qe_text = qe.dump();
   Bytes tcb_sig = SignP256(tcb_signer.key.get(), AsBytes(tcb_text));

@@ -7,11 +7,15 @@
 #pragma once
 
 #include <ctime>
+#include <functional>
 #include <string>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "common/attestation/attestation.h"
 #include "common/attestation/snp.h"
+#include "common/attestation/tdx.h"
 #include "common/attestation/x509.h"
 
 namespace cairn::attestation::testing {
@@ -104,6 +108,10 @@ struct TdxQuoteSpec {
   ReportData report_data{};
   std::array<std::uint8_t, 16> tee_tcb_svn{};  // TEE TCB SVN in the body
   bool break_qe_binding = false;      // QE report data does not hash the attestation key
+  // The QE report's identity: Intel's TD QE unless a test forges another enclave's report.
+  std::array<std::uint8_t, 32> qe_mrsigner = internal::kIntelTdQeMrSigner;
+  std::uint16_t qe_isv_prod_id = 2;
+  std::uint16_t qe_isv_svn = 8;       // the test QE identity's only level needs 8
 };
 
 class TdxTestPki {
@@ -126,9 +134,14 @@ class TdxTestPki {
   std::string MakeCollateral(const std::string& status, std::uint16_t required_pce_svn,
                              const std::vector<std::string>& advisories, bool tamper_tcb_info = false,
                              std::time_t next_update = 0, const std::string& fmspc_hex = "B0C06F000000") const;
+  // The same, after `edit` changed the TCB info and QE identity JSON (signed after the edit).
+  std::string MakeCollateralWith(const std::function<void(nlohmann::json& tcb_info, nlohmann::json& qe_identity)>& edit) const;
   Policy MakePolicy() const;  // platforms tdx, extra root = test root, accepts UpToDate and Unknown
 
  private:
+  std::string Collateral(const std::string& status, std::uint16_t required_pce_svn, const std::vector<std::string>& advisories,
+                         bool tamper_tcb_info, std::time_t next_update, const std::string& fmspc_hex,
+                         const std::function<void(nlohmann::json&, nlohmann::json&)>& edit) const;
   TdxTestPki();
 };
 
