@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <bit>
 #include <cmath>
+#include <optional>
 #include <unordered_map>
 
 namespace cairn::analytics {
@@ -21,6 +22,15 @@ Result<std::size_t> Column(const Table& table, const std::string& name, const Qu
   if (auto c = table.FindColumn(name)) return *c;
   return Fail(ErrorCode::kInvalidArgument, "query '" + spec.name + "': " + table.source_name() +
                                                " has no column '" + name + "' in its header row");
+}
+
+// A cell of a column that passed Table::CheckNumberColumn: its number, or nothing for a missing
+// (empty) value. Never an error, so nothing here can depend on which rows a query selects.
+std::optional<double> NumberOrMissing(std::string_view cell) {
+  if (cell.empty()) return std::nullopt;
+  auto x = ParseNumberCell(cell);
+  if (!x) return std::nullopt;  // unreachable after CheckNumberColumn; excluded, never an error
+  return *x;
 }
 
 bool CompareNumber(CompareOp op, double x, const std::vector<double>& lits) {
@@ -105,6 +115,24 @@ Result<Partial> ComputePartial(const QuerySpec& spec, const Table& table) {
     preds.push_back(std::move(c));
   }
 
+  // Every column the query reads as numbers is checked over the WHOLE table before any row is
+  // filtered: whether this fails depends on the spec's columns and the table, never on which rows
+  // the predicates select (otherwise the party's decline would answer a yes/no question about its
+  // rows, exactly and uncharged).
+  std::vector<std::size_t> numeric_cols;
+  auto add_numeric = [&](std::size_t c) {
+    if (std::find(numeric_cols.begin(), numeric_cols.end(), c) == numeric_cols.end()) numeric_cols.push_back(c);
+  };
+  if (has_value) add_numeric(value_col);
+  for (const auto& p : preds) {
+    if (p.numeric) add_numeric(p.column);
+  }
+  for (std::size_t c : numeric_cols) {
+    if (auto ok = table.CheckNumberColumn(c); !ok) {
+      return Fail(ErrorCode::kInvalidArgument, "query '" + spec.name + "': " + ok.error().message());
+    }
+  }
+
   const std::vector<double> edges = spec.CellEdges();
   const std::size_t cells = spec.num_cells();
   const bool histogram = spec.kind == QueryKind::kHistogram;
@@ -118,18 +146,14 @@ Result<Partial> ComputePartial(const QuerySpec& spec, const Table& table) {
   out.groups.resize(spec.num_groups());
   for (auto& g : out.groups) g.cells.assign(cells, 0);
 
-  auto cell_error = [&](std::size_t row, std::size_t col, const Error& e) {
-    return Fail(ErrorCode::kInvalidArgument, "query '" + spec.name + "': " + table.Where(row, col) + ": " + e.message());
-  };
-
+  // From here on nothing fails: a row is counted, or excluded.
   for (std::size_t r = 0; r < table.num_rows(); ++r) {
     bool pass = true;
     for (const auto& p : preds) {
       const std::string_view cell = table.cell(r, p.column);
       if (p.numeric) {
-        auto x = ParseNumberCell(cell);
-        if (!x) return cell_error(r, p.column, x.error());
-        pass = CompareNumber(p.op, *x, p.numbers);
+        const std::optional<double> x = NumberOrMissing(cell);
+        pass = x.has_value() && CompareNumber(p.op, *x, p.numbers);  // missing: no comparison holds
       } else {
         pass = CompareString(p.op, cell, p.strings);
       }
@@ -143,11 +167,14 @@ Result<Partial> ComputePartial(const QuerySpec& spec, const Table& table) {
       g = it->second;
     }
     GroupPartial& gp = out.groups[g];
+    if (!has_value) {
+      ++gp.rows;
+      continue;
+    }
+    const std::optional<double> value = NumberOrMissing(table.cell(r, value_col));
+    if (!value) continue;  // a missing value: the row is excluded (not counted in rows either)
     ++gp.rows;
-    if (!has_value) continue;
-    auto parsed = ParseNumberCell(table.cell(r, value_col));
-    if (!parsed) return cell_error(r, value_col, parsed.error());
-    double x = *parsed;
+    double x = *value;
     if (sums) {
       x = std::clamp(x, spec.clamp->low, spec.clamp->high);
       gp.sum += x;

@@ -5,12 +5,18 @@
 //   sum          Σ clamp(x) over those rows            (sum, mean, variance)
 //   sum_squares  Σ clamp(x)²                           (variance)
 //   cells        rows per histogram cell               (histogram, quantiles)
-// never a row. How a row is evaluated:
-//   1. every `where` predicate must hold. A numeric literal parses the cell as a number (a cell
-//      that is not one is an error naming file, line and column); a string literal compares the
-//      cell's text exactly.
+// never a row. First, every column the query reads as numbers (the value column, the column of
+// each predicate with a numeric literal) is checked over the WHOLE table (Table::CheckNumberColumn):
+// an empty cell is a missing value; any other cell that is not a number is an error naming file,
+// line and column. This is the only data-dependent error, and it cannot depend on which rows the
+// predicates select: a party's decline must never answer a question about its rows
+// (docs/analytics.md, "Declines never depend on the rows a query matches"). Then, per row:
+//   1. every `where` predicate must hold. A numeric literal compares the cell as a number (a
+//      missing value satisfies no comparison, not even !=); a string literal compares the cell's
+//      text exactly (so `!= ""` and `= ""` see missing values).
 //   2. group_by: the cell's text must be one of `groups` (exactly), else the row is ignored.
-//   3. the value column is parsed as a number (error if it is not one) and
+//   3. the value column (all kinds but count): a missing value excludes the row (it is not
+//      counted in rows either); a number x is
 //      - sum/mean/variance: clamped to [clamp.low, clamp.high];
 //      - histogram: put in cell 0 when x < e_0 (underflow), cell i+1 when e_i ≤ x < e_{i+1}, the
 //        last bin closed (e_{n-1} ≤ x ≤ e_n), and the last cell when x > e_n (overflow);
@@ -55,9 +61,10 @@ struct PartyPartial {
   Partial partial;
 };
 
-// Evaluates `spec` over `table`. Errors (kInvalidArgument): a referenced column is missing from
-// the header; a cell that must be a number is not one (file, line, column named; the cell's text
-// is not quoted).
+// Evaluates `spec` over `table`. Errors (kInvalidArgument), all decided before any row is
+// filtered: a referenced column is missing from the header; a column the query reads as numbers
+// holds a non-empty cell that is not a number anywhere in the table (file, line and column of the
+// first one named; the cell's text is not quoted).
 Result<Partial> ComputePartial(const QuerySpec& spec, const Table& table);
 
 // The largest row count a partial may claim (keeps every sum exact in double and far from

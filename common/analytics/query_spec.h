@@ -84,8 +84,9 @@ Result<QueryKind> ParseQueryKind(std::string_view name);
 enum class CompareOp : std::uint8_t { kEq, kNe, kLt, kLe, kGt, kGe, kIn };
 std::string_view CompareOpName(CompareOp op);  // "=", "!=", "<", "<=", ">", ">=", "in"
 
-// A literal in a predicate: a number (the cell is parsed as a number and compared numerically) or
-// a string (the cell is compared byte for byte; only =, != and in).
+// A literal in a predicate: a number (the cell is parsed as a number and compared numerically; an
+// empty cell is a missing value and satisfies no comparison) or a string (the cell is compared
+// byte for byte; only =, != and in).
 using Literal = std::variant<double, std::string>;
 
 struct Predicate {

@@ -45,6 +45,17 @@ std::string Table::Where(std::size_t row, std::size_t column) const {
          Short(columns_[column]) + "')";
 }
 
+Status Table::CheckNumberColumn(std::size_t column) const {
+  for (std::size_t r = 0; r < num_rows(); ++r) {
+    const std::string_view c = cell(r, column);
+    if (c.empty()) continue;  // a missing value
+    if (auto x = ParseNumberCell(c); !x) {
+      return Fail(ErrorCode::kInvalidArgument, Where(r, column) + ": " + x.error().message());
+    }
+  }
+  return Ok();
+}
+
 Result<Table> Table::Load(const std::filesystem::path& path, const TableOptions& options) {
   CAIRN_ASSIGN_OR_RETURN(std::string text, ReadFileText(path, options.max_file_bytes));
   return Parse(text, path.string(), options);

@@ -1,7 +1,10 @@
 // A party's table for analytics: a CSV file whose cells are kept as text, so categorical columns
 // (merchant_category, country) sit beside numeric ones. Numbers are parsed only where a query
-// needs them (the value column, numeric predicates), and a cell that is not a number there is an
-// error naming the file, the line and the column.
+// needs them (the value column, numeric predicates). Whether a column holds numbers is a property
+// of the WHOLE column (CheckNumberColumn), never of the rows a query happens to select: an empty
+// cell is a missing value, any other cell that is not a number makes the column non-numeric, an
+// error naming the file, the line and the column of the first such cell (docs/analytics.md,
+// "Declines never depend on the rows a query matches").
 //
 // CSV syntax is participant/data's (SplitCsvLine): comma-separated, a header row of unique
 // non-empty names, fields optionally in double quotes ("" is a quote; no line breaks inside),
@@ -54,6 +57,13 @@ class Table {
 
   // "bank-1.csv line 12 column 3 ('amount')": for messages about one cell.
   std::string Where(std::size_t row, std::size_t column) const;
+
+  // Ok when every non-empty cell of `column` (column < columns().size()), over ALL rows, is a
+  // number (ParseNumberCell); empty cells are missing values and allowed. Else kInvalidArgument
+  // for the first offending cell in file order: "bank-1.csv line 12 column 3 ('amount'): not a
+  // number" (the cell's text is never quoted). Depends only on the column, so every query that
+  // reads it as numbers gets the same answer whatever its filters.
+  Status CheckNumberColumn(std::size_t column) const;
 
  private:
   Table() = default;

@@ -5,6 +5,7 @@
 #include <cmath>
 #include <fstream>
 #include <functional>
+#include <optional>
 
 #include "common/model/rng.h"
 #include "tests/analytics/test_util.h"
@@ -190,37 +191,206 @@ TEST(PartialTest, MissingColumnsAndNonNumericCellsAreErrorsNamingFileLineColumn)
   s.column = "amount";
   p = ComputePartial(s, bad);
   ASSERT_FALSE(p);
-  EXPECT_NE(p.error().message().find("bank.csv line 3 column 2 ('amount'): not a number"), std::string::npos)
+  EXPECT_NE(p.error().message().find("query 'm': bank.csv line 3 column 2 ('amount'): not a number"), std::string::npos)
       << p.error().message();
   EXPECT_EQ(p.error().message().find("SECRET"), std::string::npos) << "a cell value leaked into the message";
 
-  // Numeric predicates parse the cell too; a filtered-out row's value is never parsed.
+  // The column is checked over the whole table: a filter that excludes the bad row changes
+  // nothing, and a numeric predicate on the column fails the same way.
   QuerySpec f = ParseOne(R"([[queries]]
-name = "f"
+name = "m"
 kind = "sum"
 column = "amount"
 clamp = [0, 10]
 where = [ { column = "category", op = "=", value = "a" } ]
 epsilon = 1
 )");
-  EXPECT_TRUE(ComputePartial(f, bad));
-  f.where[0] = {"amount", CompareOp::kGt, {0.0}};
-  p = ComputePartial(f, bad);
-  ASSERT_FALSE(p);
-  EXPECT_NE(p.error().message().find("line 3 column 2"), std::string::npos) << p.error().message();
+  auto filtered = ComputePartial(f, bad);
+  ASSERT_FALSE(filtered);
+  EXPECT_EQ(filtered.error().message(), p.error().message());
+  QuerySpec c = ParseOne("[[queries]]\nname = \"m\"\nkind = \"count\"\nepsilon = 1\n"
+                         "where = [ { column = \"category\", op = \"=\", value = \"a\" }, "
+                         "{ column = \"amount\", op = \">\", value = 0 } ]\n");
+  auto counted = ComputePartial(c, bad);
+  ASSERT_FALSE(counted);
+  EXPECT_EQ(counted.error().message(), p.error().message());
+  // A string predicate does not read the column as numbers.
+  c.where[1] = {"amount", CompareOp::kNe, {std::string("0")}};
+  EXPECT_TRUE(ComputePartial(c, bad));
 }
 
-TEST(PartialTest, AStringPredicateSkipsEmptyValuesBeforeTheyAreParsed) {
-  Table t = MakeTable("bank.csv", {"amount"}, {{"1.5"}, {""}, {"2.5"}});
-  QuerySpec s = ParseOne("[[queries]]\nname = \"s\"\nkind = \"sum\"\ncolumn = \"amount\"\nclamp = [0, 10]\nepsilon = 1\n");
+// The review's attack: a query whose filters single out one person, plus a numeric predicate on
+// a text column, used to decline ("not a number") exactly when that person's row matched, and to
+// send a normal partial otherwise: an exact, noiseless, uncharged membership bit.
+TEST(PartialTest, TheDeclineDoesNotRevealWhetherTheTargetedRowMatches) {
+  const QuerySpec attack = ParseOne(R"([[queries]]
+name = "probe"
+kind = "count"
+where = [ { column = "name", op = "=", value = "Alice" },
+          { column = "diagnosis", op = "=", value = "HIV" },
+          { column = "diagnosis", op = ">=", value = 0.0 } ]
+epsilon = 1
+)");
+  auto table = [](const std::string& alice) {
+    return MakeTable("ward.csv", {"name", "diagnosis"}, {{"Bob", "flu"}, {"Alice", alice}, {"Carol", "asthma"}});
+  };
+  auto with_hiv = ComputePartial(attack, table("HIV"));       // the row matches every string filter
+  auto with_number = ComputePartial(attack, table("2.5"));    // the row holds a number there
+  auto with_other = ComputePartial(attack, table("measles"));  // the row does not match
+  ASSERT_EQ(with_hiv.has_value(), with_number.has_value());
+  ASSERT_EQ(with_hiv.has_value(), with_other.has_value());
+  ASSERT_FALSE(with_hiv);  // the column is text: no query may read it as numbers
+  EXPECT_EQ(with_hiv.error().message(), with_number.error().message());
+  EXPECT_EQ(with_hiv.error().message(), with_other.error().message());
+  EXPECT_NE(with_hiv.error().message().find("ward.csv line 2 column 2 ('diagnosis'): not a number"), std::string::npos)
+      << with_hiv.error().message();
+  for (const char* secret : {"HIV", "flu", "Alice", "Bob"}) {
+    EXPECT_EQ(with_hiv.error().message().find(secret), std::string::npos) << secret;
+  }
+  // Whoever the filters name, the outcome is the same.
+  for (const char* who : {"Bob", "Carol", "Nobody"}) {
+    QuerySpec q = attack;
+    q.where[0].operands = {std::string(who)};
+    auto p = ComputePartial(q, table("HIV"));
+    ASSERT_FALSE(p) << who;
+    EXPECT_EQ(p.error().message(), with_hiv.error().message()) << who;
+  }
+}
+
+TEST(PartialTest, AnEmptyCellInTheTargetedRowGivesAPartialLikeANumber) {
+  // Numeric columns with a missing value: before, a query singling out Alice declined ("empty
+  // cell") when her cell was empty and sent a partial when it held a number.
+  auto table = [](const std::string& alice) {
+    return MakeTable("ward.csv", {"name", "viral_load"}, {{"Bob", "120"}, {"Alice", alice}, {"Carol", "40"}});
+  };
+  const QuerySpec filter = ParseOne(R"([[queries]]
+name = "probe"
+kind = "count"
+where = [ { column = "name", op = "=", value = "Alice" }, { column = "viral_load", op = ">=", value = 0.0 } ]
+epsilon = 1
+)");
+  const QuerySpec value = ParseOne(R"([[queries]]
+name = "probe"
+kind = "mean"
+column = "viral_load"
+clamp = [0, 1000]
+where = [ { column = "name", op = "=", value = "Alice" } ]
+epsilon = 1
+)");
+  for (const QuerySpec* q : {&filter, &value}) {
+    auto empty = ComputePartial(*q, table(""));
+    auto number = ComputePartial(*q, table("300"));
+    ASSERT_TRUE(empty) << empty.error().ToString();
+    ASSERT_TRUE(number) << number.error().ToString();
+    // Only the (noised) row count differs: the missing value is excluded.
+    EXPECT_EQ(empty->groups[0].rows, 0u);
+    EXPECT_EQ(number->groups[0].rows, 1u);
+    EXPECT_TRUE(ValidatePartial(*empty, *q));
+  }
+}
+
+TEST(PartialTest, EmptyCellsAreMissingValuesThatNoNumericComparisonMatches) {
+  Table t = MakeTable("bank.csv", {"amount", "kind"}, {{"1.5", "a"}, {"", "a"}, {"2.5", "b"}, {"", "b"}});
+  QuerySpec s = ParseOne("[[queries]]\nname = \"s\"\nkind = \"variance\"\ncolumn = \"amount\"\nclamp = [0, 10]\nepsilon = 1\n");
   auto p = ComputePartial(s, t);
-  ASSERT_FALSE(p);
-  EXPECT_NE(p.error().message().find("line 3 column 1 ('amount'): empty cell"), std::string::npos) << p.error().message();
-  s.where.push_back({"amount", CompareOp::kNe, {std::string("")}});
-  p = ComputePartial(s, t);
   ASSERT_TRUE(p) << p.error().ToString();
-  EXPECT_EQ(p->groups[0].rows, 2u);
-  EXPECT_EQ(p->groups[0].sum, 4.0);
+  EXPECT_EQ(p->groups[0], (GroupPartial{2, 4.0, 1.5 * 1.5 + 2.5 * 2.5, {}}));
+  // The pre-existing idiom (a string predicate) still selects the same rows.
+  s.where.push_back({"amount", CompareOp::kNe, {std::string("")}});
+  auto idiom = ComputePartial(s, t);
+  ASSERT_TRUE(idiom) << idiom.error().ToString();
+  EXPECT_EQ(*idiom, *p);
+
+  auto rows_where = [&](Predicate pred) {
+    QuerySpec c = ParseOne("[[queries]]\nname = \"c\"\nkind = \"count\"\nepsilon = 1\n");
+    c.where = {std::move(pred)};
+    auto r = ComputePartial(c, t);
+    EXPECT_TRUE(r) << (r ? "" : r.error().ToString());
+    return r ? r->groups[0].rows : 999u;
+  };
+  EXPECT_EQ(rows_where({"amount", CompareOp::kNe, {0.0}}), 2u);  // a missing value is not "!= 0"
+  EXPECT_EQ(rows_where({"amount", CompareOp::kLt, {100.0}}), 2u);
+  EXPECT_EQ(rows_where({"amount", CompareOp::kIn, {1.5, 2.5, 0.0}}), 2u);
+  EXPECT_EQ(rows_where({"amount", CompareOp::kEq, {std::string("")}}), 2u);  // text sees them
+
+  // Histograms and quantiles skip them as well: no cell receives a missing value.
+  QuerySpec h = ParseOne("[[queries]]\nname = \"h\"\nkind = \"histogram\"\ncolumn = \"amount\"\nbins = [0, 2, 4]\nepsilon = 1\n");
+  auto hp = ComputePartial(h, t);
+  ASSERT_TRUE(hp) << hp.error().ToString();
+  EXPECT_EQ(hp->groups[0].cells, (std::vector<std::uint64_t>{0, 1, 1, 0}));
+  EXPECT_EQ(hp->groups[0].rows, 2u);
+
+  // An all-empty column is numeric (every value missing).
+  Table blank = MakeTable("bank.csv", {"amount"}, {{""}, {""}});
+  s.where.clear();
+  auto none = ComputePartial(s, blank);
+  ASSERT_TRUE(none) << none.error().ToString();
+  EXPECT_EQ(none->groups[0].rows, 0u);
+}
+
+TEST(TableTest, CheckNumberColumnLooksAtEveryRow) {
+  Table t = MakeTable("t.csv", {"a", "b", "c"},
+                      {{"1", "x", ""}, {"", "2", "3"}, {"2", "1e999", "+4"}, {"3", "N/A", "-5e-3"}});
+  EXPECT_TRUE(t.CheckNumberColumn(0));
+  EXPECT_TRUE(t.CheckNumberColumn(2));
+  auto b = t.CheckNumberColumn(1);
+  ASSERT_FALSE(b);
+  EXPECT_EQ(b.error().message(), "t.csv line 2 column 2 ('b'): not a number");  // the first, in file order
+  Table late = MakeTable("t.csv", {"a"}, {{"1"}, {"2"}, {"1e999"}});
+  auto l = late.CheckNumberColumn(0);
+  ASSERT_FALSE(l);
+  EXPECT_EQ(l.error().message(), "t.csv line 4 column 1 ('a'): number out of range");
+}
+
+// Property: over random tables (text, empty and numeric cells anywhere), a query's outcome (a
+// partial, or the exact error message) depends only on which columns it reads as numbers, never on
+// its filters: the literals, the operators, string predicates, groups.
+TEST(PartialTest, WhetherAPartyDeclinesNeverDependsOnTheFilters) {
+  model::DeterministicRng rng(20240917);
+  const std::vector<std::string> names = {"Ann", "Ben", "Cem", "Dia", "Eve", "Fay"};
+  for (int trial = 0; trial < 200; ++trial) {
+    std::vector<std::vector<std::string>> rows;
+    const int n = 1 + static_cast<int>(rng.NextU64() % 8);
+    for (int r = 0; r < n; ++r) {
+      std::vector<std::string> row = {names[rng.NextU64() % names.size()]};
+      for (int c = 0; c < 2; ++c) {
+        const std::uint64_t kind = rng.NextU64() % 10;
+        row.push_back(kind == 0 ? "text" : kind == 1 ? "" : std::to_string(static_cast<int>(rng.NextU64() % 7)));
+      }
+      rows.push_back(std::move(row));
+    }
+    Table t = MakeTable("t.csv", {"name", "x", "y"}, rows);
+    // For each set of numerically read columns, every filter variant must agree.
+    for (int shape = 0; shape < 4; ++shape) {
+      const bool x_numeric_filter = shape & 1;
+      const bool y_value = shape & 2;
+      std::optional<std::string> first;  // "" for a partial, else the error message
+      for (const std::string& who : {std::string("Ann"), std::string("Eve"), std::string("nobody")}) {
+        for (double lit : {0.0, 3.0, 100.0}) {
+          for (CompareOp op : {CompareOp::kEq, CompareOp::kNe, CompareOp::kGe, CompareOp::kLt}) {
+            QuerySpec q;
+            q.name = "q";
+            q.epsilon = 1;
+            if (y_value) {
+              q.kind = QueryKind::kSum;
+              q.column = "y";
+              q.clamp = Range{0, 10};
+            }
+            q.where.push_back({"name", CompareOp::kEq, {who}});
+            if (x_numeric_filter) {
+              q.where.push_back({"x", op, {lit}});
+            } else {
+              q.where.push_back({"x", CompareOp::kNe, {std::string("text")}});
+            }
+            auto p = ComputePartial(q, t);
+            const std::string outcome = p ? "" : p.error().message();
+            if (!first) first = outcome;
+            ASSERT_EQ(outcome, *first) << "trial " << trial << " shape " << shape << " who " << who << " lit " << lit;
+          }
+        }
+      }
+    }
+  }
 }
 
 // --- Wire form --------------------------------------------------------------------------------
