@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <cstring>
+#include <functional>
+#include <iterator>
 #include <set>
 #include <string>
 
@@ -122,6 +124,40 @@ struct Aggregator::Impl {
     return Abort(r, Who(participant) + " (" + (is_committed ? "committed" : "not committed") +
                         ") has " + std::to_string(available) + " " + holders + ", fewer than t = " +
                         std::to_string(params.threshold) + "; nothing further is revealed");
+  }
+
+  // The connectivity rule (docs/masking.md, "Dropouts and aborts"). Pairwise masks cancel
+  // within each connected group of the masking graph restricted to S on its own; once every
+  // b_i (i ∈ S) and every s_sk,j (j ∈ U2 \ S) is rebuilt, each group's sum comes out
+  // separately. So S must be one group: otherwise the round aborts (and wipes) here, before
+  // anything is rebuilt. O(|S|·k).
+  Status CheckSurvivorsConnected(AbortReason::Stage stage) {
+    const auto groups = graph->Components(committed);
+    if (groups.size() <= 1) return Ok();
+    constexpr std::size_t kListed = 8;  // keeps the message short for large rosters
+    std::vector<std::size_t> sizes;
+    const std::vector<std::uint32_t>* smallest = &groups.front();
+    for (const auto& g : groups) {
+      sizes.push_back(g.size());
+      if (g.size() < smallest->size()) smallest = &g;
+    }
+    std::sort(sizes.begin(), sizes.end(), std::greater<>());
+    auto join = [&](auto begin, auto end) {
+      std::string out;
+      for (auto it = begin; it != end; ++it) {
+        if (std::distance(begin, it) == static_cast<std::ptrdiff_t>(kListed)) return out + ", …";
+        out += (it == begin ? "" : ", ") + std::to_string(*it);
+      }
+      return out;
+    };
+    AbortReason r{stage, kWholeRound, false, static_cast<std::uint32_t>(committed.size()),
+                  params.threshold, static_cast<std::uint32_t>(groups.size())};
+    return Abort(r, "the " + std::to_string(committed.size()) +
+                        " surviving participants split into " + std::to_string(groups.size()) +
+                        " groups under the masking graph (sizes " + join(sizes.begin(), sizes.end()) +
+                        "; the smallest is participants " + join(smallest->begin(), smallest->end()) +
+                        "): unmasking would reveal each group's sum, not only the total; the round "
+                        "is abandoned and nothing further is revealed");
   }
 
   template <typename Pred>
@@ -403,6 +439,7 @@ Result<UnmaskRequest> Aggregator::BeginUnmasking() {
       }
     }
   }
+  CAIRN_RETURN_IF_ERROR(s.CheckSurvivorsConnected(AbortReason::Stage::kUnmasking));
   CAIRN_ASSIGN_OR_RETURN(s.revealed, crypto::SecretBytes::Allocate(
                                          s.u2.size() * s.graph->neighborhood_size() * 32));
   s.state = State::kCollectingReveals;
@@ -451,6 +488,9 @@ Result<UnmaskedSum> Aggregator::Finalize() {
   CAIRN_RETURN_IF_ERROR(s.Expect(State::kCollectingReveals, "Finalize"));
   const std::uint32_t t = s.params.threshold;
   auto responded = [&](std::uint32_t j) { return s.peers[j].responded; };
+  // S has not changed since BeginUnmasking checked it; checked again (it is cheap) because
+  // this is the last point before secrets are rebuilt.
+  CAIRN_RETURN_IF_ERROR(s.CheckSurvivorsConnected(AbortReason::Stage::kFinalize));
   // Every count first: no secret is rebuilt unless all of them can be.
   for (std::uint32_t i : s.u2) {
     const bool in_s = s.peers[i].committed;
@@ -462,12 +502,23 @@ Result<UnmaskedSum> Aggregator::Finalize() {
                                : "responders holding shares of its mask key");
     }
   }
+  // From here on a failure aborts the round and wipes everything, like a failed count: the
+  // responders' shares have been used, and a half-done unmasking must not be retried.
+  auto failed = [&](std::uint32_t owner, bool is_committed, const std::string& what, const Error& e) {
+    return s.Abort(AbortReason{AbortReason::Stage::kReconstruction, owner, is_committed, t, t},
+                   what + " of " + Who(owner) + " failed: " + e.message() + "; nothing further is revealed");
+  };
   std::vector<MaskTerm> terms;
   std::size_t num_terms = s.committed.size();
   for (std::uint32_t j : s.u2) {
     if (!s.peers[j].committed) num_terms += s.CountIn(s.graph->Neighbors(j), [&](std::uint32_t m) { return s.peers[m].committed; });
   }
-  CAIRN_ASSIGN_OR_RETURN(auto keys, crypto::SecretBytes::Allocate(std::max<std::size_t>(num_terms, 1) * kSeedBytes));
+  auto keys = crypto::SecretBytes::Allocate(std::max<std::size_t>(num_terms, 1) * kSeedBytes);
+  if (!keys) {
+    return s.Abort(AbortReason{AbortReason::Stage::kReconstruction, kWholeRound, false, t, t},
+                   "allocating guarded memory for " + std::to_string(num_terms) +
+                       " mask keys failed: " + keys.error().message() + "; nothing further is revealed");
+  }
   std::vector<ShamirShare> shares(t);
   auto wipe_shares = [&] {
     crypto::Wipe(MutableByteSpan(reinterpret_cast<std::uint8_t*>(shares.data()), shares.size() * sizeof(ShamirShare)));
@@ -485,8 +536,8 @@ Result<UnmaskedSum> Aggregator::Finalize() {
   };
   std::size_t k = 0;
   auto add_term = [&](ByteSpan key, bool subtract) {
-    std::memcpy(keys.data() + k * kSeedBytes, key.data(), kSeedBytes);
-    terms.push_back(MaskTerm{ByteSpan(keys.data() + k * kSeedBytes, kSeedBytes), subtract});
+    std::memcpy(keys->data() + k * kSeedBytes, key.data(), kSeedBytes);
+    terms.push_back(MaskTerm{ByteSpan(keys->data() + k * kSeedBytes, kSeedBytes), subtract});
     ++k;
   };
   terms.reserve(num_terms);
@@ -496,7 +547,7 @@ Result<UnmaskedSum> Aggregator::Finalize() {
       gather(i, s.graph->ClosedNeighborhood(i));
       auto seed = ShamirReconstruct(shares, t);
       wipe_shares();
-      if (!seed) return Fail(std::move(seed).error());
+      if (!seed) return failed(i, true, "rebuilding the self-mask seed", seed.error());
       const Digest check = internal::SeedCommitment(s.session, i, seed->span());
       if (!crypto::ConstantTimeEqual(check, p.seed_commitment)) {
         return s.Abort(AbortReason{AbortReason::Stage::kReconstruction, i, true, t, t},
@@ -505,15 +556,17 @@ Result<UnmaskedSum> Aggregator::Finalize() {
                            "revealed a wrong share",
                        ErrorCode::kUnauthenticated);
       }
-      CAIRN_ASSIGN_OR_RETURN(auto self_key, internal::SelfMaskKey(s.session, i, seed->span()));
-      add_term(self_key.span(), /*subtract=*/true);
+      auto self_key = internal::SelfMaskKey(s.session, i, seed->span());
+      if (!self_key) return failed(i, true, "deriving the self-mask key", self_key.error());
+      add_term(self_key->span(), /*subtract=*/true);
     } else {
       gather(i, s.graph->Neighbors(i));
       auto secret = ShamirReconstruct(shares, t);
       wipe_shares();
-      if (!secret) return Fail(std::move(secret).error());
-      CAIRN_ASSIGN_OR_RETURN(auto kp, crypto::X25519KeyPair::FromSecret(secret->span()));
-      if (!crypto::ConstantTimeEqual(kp.public_key(), p.mask_key)) {
+      if (!secret) return failed(i, false, "rebuilding the mask key", secret.error());
+      auto kp = crypto::X25519KeyPair::FromSecret(secret->span());
+      if (!kp) return failed(i, false, "loading the rebuilt mask key", kp.error());
+      if (!crypto::ConstantTimeEqual(kp->public_key(), p.mask_key)) {
         return s.Abort(AbortReason{AbortReason::Stage::kReconstruction, i, false, t, t},
                        "the mask key of " + Who(i) +
                            " rebuilt from its shares does not match its advertised public key: a "
@@ -523,10 +576,11 @@ Result<UnmaskedSum> Aggregator::Finalize() {
       // Each committed neighbour m added sign(m, i)·PRG(s_mi): + when m < i. Take it out.
       for (std::uint32_t m : s.graph->Neighbors(i)) {
         if (!s.peers[m].committed) continue;
-        CAIRN_ASSIGN_OR_RETURN(auto dh, crypto::X25519(kp.secret_key(), s.peers[m].mask_key));
-        CAIRN_ASSIGN_OR_RETURN(auto seed, internal::PairMaskSeed(s.session, i, m, dh.span(),
-                                                                 p.mask_key, s.peers[m].mask_key));
-        add_term(seed.span(), /*subtract=*/m < i);
+        auto dh = crypto::X25519(kp->secret_key(), s.peers[m].mask_key);
+        if (!dh) return failed(i, false, "the key agreement with " + Who(m) + " for the mask key", dh.error());
+        auto seed = internal::PairMaskSeed(s.session, i, m, dh->span(), p.mask_key, s.peers[m].mask_key);
+        if (!seed) return failed(i, false, "deriving the pairwise mask with " + Who(m) + " for the mask key", seed.error());
+        add_term(seed->span(), /*subtract=*/m < i);
       }
     }
   }

@@ -13,8 +13,11 @@
 // every secret the round will need can still be rebuilt from t shares; when one cannot, the
 // round aborts (kAborted error naming the participant and the counts; abort_reason() holds
 // them), the running sum and every share held are wiped, and nothing more is asked of anyone.
+// BeginUnmasking (and Finalize again) also checks the connectivity rule: the masking graph
+// restricted to S must be connected, or unmasking would reveal the sum of each connected group
+// of S separately, not only the total (pairwise masks cancel within each group on its own).
 // BeginUnmasking aborts *before* any share is revealed; Finalize checks every count before it
-// rebuilds a single secret.
+// rebuilds a single secret, and any failure while it rebuilds also aborts and wipes.
 //
 // What this object ever holds of participants' data: masked vectors (the only input type),
 // their running sum, and Shamir shares of which, for each participant, only one kind (seed or
@@ -53,7 +56,8 @@ struct AggregatorOptions {
 };
 
 // Why a round aborted: `participant` is the one whose secret could not be rebuilt, or
-// kWholeRound when the round as a whole fell below t (|U1|, |U2| or |S| < t).
+// kWholeRound when the round as a whole fell below t (|U1|, |U2| or |S| < t) or S split under
+// the masking graph (then `groups` > 1 and `available` = |S|).
 struct AbortReason {
   static constexpr std::uint32_t kWholeRound = 0xffffffffu;
   enum class Stage : std::uint8_t { kKeys, kShares, kUnmasking, kFinalize, kReconstruction };
@@ -62,6 +66,7 @@ struct AbortReason {
   bool committed = false;        // whether its masked input is in the sum
   std::uint32_t available = 0;   // share holders (or members) that could still answer
   std::uint32_t threshold = 0;   // t
+  std::uint32_t groups = 0;      // > 1: S split into this many groups (the connectivity rule)
 };
 const char* AbortStageName(AbortReason::Stage stage);
 
@@ -108,14 +113,16 @@ class Aggregator {
 
   // Round 4. Fixes S and returns the request to send to every member of S. Aborts, before
   // any share is revealed, when |S| < t, when some i ∈ S has fewer than t members of S in N[i],
-  // or when some j ∈ U2 \ S has fewer than t members of S in N(j).
+  // when some j ∈ U2 \ S has fewer than t members of S in N(j), or when the graph restricted to
+  // S is not connected (each group's sum would be revealed). O(|S|·k) for the last check.
   Result<UnmaskRequest> BeginUnmasking();
   // The response must come from a member of S that has not answered, and hold exactly one
   // share per owner in N[sender] ∩ U2: of the seed for owners in S, of the key otherwise.
   Status HandleUnmaskResponse(const UnmaskResponse& message);
-  // Checks every count, rebuilds each needed secret from t shares of the responders (checking
-  // it against the seed commitment or the advertised mask key), removes the masks and returns
-  // the sum. Aborts when a secret lacks t shares or a rebuilt secret does not match.
+  // Checks every count and (again) that S is connected, rebuilds each needed secret from t
+  // shares of the responders (checking it against the seed commitment or the advertised mask
+  // key), removes the masks and returns the sum. Aborts when a secret lacks t shares, when a
+  // rebuilt secret does not match, or when rebuilding or removing a mask fails.
   Result<UnmaskedSum> Finalize();
 
   State state() const;

@@ -139,4 +139,54 @@ std::vector<std::uint32_t> Graph::Neighbors(std::uint32_t i) const {
   return out;
 }
 
+std::vector<std::vector<std::uint32_t>> Graph::Components(std::span<const std::uint32_t> subset) const {
+  std::vector<std::vector<std::uint32_t>> out;
+  const auto m = static_cast<std::uint32_t>(members_.size());
+  // By position: 0 = not in the subset, 1 = in it and not reached yet, 2 = reached.
+  std::vector<std::uint8_t> mark(m, 0);
+  for (std::uint32_t i : subset) {
+    if (IsMember(i)) {
+      mark[position_[i]] = 1;
+    } else {
+      out.push_back({i});
+    }
+  }
+  const std::int64_t mm = m;
+  const std::int64_t h = (static_cast<std::int64_t>(k_eff_) - 1) / 2;  // ring case
+  std::vector<std::uint32_t> queue;  // positions
+  for (std::uint32_t i : subset) {
+    if (!IsMember(i) || mark[position_[i]] != 1) continue;
+    std::vector<std::uint32_t> component;
+    if (complete_) {
+      // Every two members are neighbours: the subset's members are one component.
+      for (std::uint32_t j : subset) {
+        if (IsMember(j) && mark[position_[j]] == 1) {
+          mark[position_[j]] = 2;
+          component.push_back(j);
+        }
+      }
+    } else {
+      queue.assign(1, position_[i]);
+      mark[position_[i]] = 2;
+      for (std::size_t head = 0; head < queue.size(); ++head) {
+        const std::int64_t p = queue[head];
+        component.push_back(members_[p]);
+        for (std::int64_t d = -h; d <= h; ++d) {
+          if (d == 0) continue;
+          const auto q = static_cast<std::uint32_t>(((p + d) % mm + mm) % mm);
+          if (mark[q] == 1) {
+            mark[q] = 2;
+            queue.push_back(q);
+          }
+        }
+      }
+    }
+    std::sort(component.begin(), component.end());
+    out.push_back(std::move(component));
+  }
+  std::sort(out.begin(), out.end(),
+            [](const std::vector<std::uint32_t>& a, const std::vector<std::uint32_t>& b) { return a.front() < b.front(); });
+  return out;
+}
+
 }  // namespace cairn::secagg

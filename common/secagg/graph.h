@@ -57,6 +57,15 @@ class Graph {
   // The x-coordinate of holder's share of owner's secrets; 0 when holder ∉ N[owner].
   std::uint8_t ShareX(std::uint32_t owner, std::uint32_t holder) const;
 
+  // The connected components of the graph restricted to `subset` (distinct cohort indices):
+  // each component ascending, the components ordered by their smallest index. An index that is
+  // not a member is a component of its own (it shares no mask with anyone). Pairwise masks
+  // cancel within each component separately, so with every self-mask seed and every dropped
+  // member's mask key rebuilt, each component's sum is recoverable on its own: unmasking S is
+  // safe only when S is one component (docs/masking.md, "Dropouts and aborts").
+  // O(m + |subset|·k) time (plus sorting the result), O(m) memory; m = the number of members.
+  std::vector<std::vector<std::uint32_t>> Components(std::span<const std::uint32_t> subset) const;
+
  private:
   static constexpr std::uint32_t kNone = 0xffffffffu;
   // Offset of holder from owner on the ring, in [−h, h] (ring) or [0, m) (complete); false when

@@ -395,6 +395,14 @@ Result<UnmaskResponse> Participant::HandleUnmaskRequest(const UnmaskRequest& req
                           "(inconsistent views of the round): refusing to reveal");
     }
   }
+  // The connectivity rule (as the aggregator checks it): over a committed set that splits into
+  // groups under the masking graph, the revealed shares would give each group's sum on its own.
+  if (const auto groups = s.graph->Components(S); groups.size() > 1) {
+    return Precondition(where + "the " + std::to_string(S.size()) + " committed participants split into " +
+                        std::to_string(groups.size()) +
+                        " groups under the masking graph, so unmasking would reveal each group's sum: "
+                        "refusing to reveal");
+  }
   UnmaskResponse out;
   out.round_id = s.setup.round_id;
   out.sender = s.index;

@@ -83,7 +83,9 @@ class Participant {
 
   // Round 4: one share per owner in partners ∪ {self}: of the seed when the owner is in S, of
   // the mask key otherwise. Repeating a request that reveals the same kinds returns the same
-  // response (a retry); one that would flip a kind is refused (kPermissionDenied).
+  // response (a retry); one that would flip a kind is refused (kPermissionDenied). A request
+  // whose committed set S is not connected under the masking graph is refused
+  // (kFailedPrecondition): it would let the aggregator learn each group's sum.
   Result<UnmaskResponse> HandleUnmaskRequest(const UnmaskRequest& request);
 
   State state() const;

@@ -1,10 +1,13 @@
-// The masking graph: regular, symmetric, seeded, complete when k ≥ m, distinct share slots.
+// The masking graph: regular, symmetric, seeded, complete when k ≥ m, distinct share slots;
+// connected components of a subset (the connectivity rule of unmasking).
 #include <gtest/gtest.h>
 
+#include <random>
 #include <set>
 #include <vector>
 
 #include "common/secagg/graph.h"
+#include "tests/secagg/harness.h"
 #include "tests/secagg/test_util.h"
 
 namespace cairn::secagg {
@@ -92,6 +95,57 @@ TEST(SecAggGraph, SubsetOfTheCohort) {
   EXPECT_TRUE(g->ClosedNeighborhood(1).empty());
   EXPECT_EQ(g->ShareX(1, 0), 0);
   CheckGraph(*g, 3);
+}
+
+TEST(SecAggGraph, ComponentsMatchABreadthFirstSearch) {
+  std::mt19937 gen(17);
+  for (std::uint32_t n : {7u, 12u, 30u}) {
+    for (std::uint32_t k : {3u, 5u, 7u}) {
+      auto g = Graph::Build(n, Range(n), k, Seed(static_cast<std::uint8_t>(n + k)));
+      ASSERT_TRUE(g.has_value());
+      for (int trial = 0; trial < 60; ++trial) {
+        std::bernoulli_distribution keep(0.3 + 0.01 * trial);
+        std::set<std::uint32_t> subset;
+        for (std::uint32_t i = 0; i < n; ++i) if (keep(gen)) subset.insert(i);
+        std::vector<std::uint32_t> v(subset.begin(), subset.end());
+        std::shuffle(v.begin(), v.end(), gen);  // any order
+        ASSERT_EQ(g->Components(v), testing::NaiveComponents(*g, subset))
+            << "n = " << n << ", k = " << k << ", trial " << trial;
+      }
+      EXPECT_EQ(g->Components(Range(n)).size(), 1u);  // the whole ring is connected
+      EXPECT_TRUE(g->Components({}).empty());
+    }
+  }
+}
+
+TEST(SecAggGraph, RingWithoutTwoMembersAtDistanceThreeSplits) {
+  // The reviewer's example: 7 on a ring with k = 3; without two members at ring distance 3 the
+  // rest is a path of 3 and a path of 2.
+  auto g = Graph::Build(7, Range(7), 3, Seed(9));
+  ASSERT_TRUE(g.has_value());
+  const auto d = testing::Distances(*g, 0);
+  const auto y = static_cast<std::uint32_t>(std::find(d.begin(), d.end(), 3) - d.begin());
+  ASSERT_LT(y, 7u);
+  std::vector<std::uint32_t> rest;
+  for (std::uint32_t i = 1; i < 7; ++i) if (i != y) rest.push_back(i);
+  const auto groups = g->Components(rest);
+  ASSERT_EQ(groups.size(), 2u);
+  EXPECT_EQ(groups[0].size() + groups[1].size(), 5u);
+  EXPECT_EQ(std::min(groups[0].size(), groups[1].size()), 2u);
+  // Without one member only, the ring is a path: connected.
+  auto path = Range(7);
+  path.erase(path.begin());
+  EXPECT_EQ(g->Components(path).size(), 1u);
+}
+
+TEST(SecAggGraph, ComponentsOfTheCompleteGraphAndOfNonMembers) {
+  auto g = Graph::Build(12, {0, 2, 4, 5, 7}, 7, Seed(6));  // m = 5 ≤ k: complete
+  ASSERT_TRUE(g.has_value());
+  EXPECT_EQ(g->Components(std::vector<std::uint32_t>{7, 0, 4}),
+            (std::vector<std::vector<std::uint32_t>>{{0, 4, 7}}));
+  // 3 and 11 are not members: each is a group of its own (they share no mask with anyone).
+  EXPECT_EQ(g->Components(std::vector<std::uint32_t>{11, 5, 3, 2}),
+            (std::vector<std::vector<std::uint32_t>>{{2, 5}, {3}, {11}}));
 }
 
 TEST(SecAggGraph, RejectsBadInput) {

@@ -4,7 +4,9 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <optional>
+#include <set>
 #include <vector>
 
 #include "common/secagg/aggregator.h"
@@ -28,6 +30,49 @@ T ViaBytes(const T& message, const DecodeLimits& limits) {
   auto r = DecodeAs<T>(Encode(message), limits);
   EXPECT_TRUE(r.has_value()) << r.error().ToString();
   return r.has_value() ? std::move(*r) : T{};
+}
+
+// The connected components of the graph restricted to `subset`, the slow obvious way (BFS over
+// Neighbors, with a std::set): the oracle for Graph::Components and the aggregator's check.
+inline std::vector<std::vector<std::uint32_t>> NaiveComponents(const Graph& g,
+                                                                const std::set<std::uint32_t>& subset) {
+  std::vector<std::vector<std::uint32_t>> out;
+  std::set<std::uint32_t> seen;
+  for (std::uint32_t start : subset) {
+    if (seen.count(start)) continue;
+    std::vector<std::uint32_t> component, todo = {start};
+    seen.insert(start);
+    while (!todo.empty()) {
+      const std::uint32_t i = todo.back();
+      todo.pop_back();
+      component.push_back(i);
+      for (std::uint32_t j : g.Neighbors(i)) {
+        if (subset.count(j) && !seen.count(j)) {
+          seen.insert(j);
+          todo.push_back(j);
+        }
+      }
+    }
+    std::sort(component.begin(), component.end());
+    out.push_back(std::move(component));
+  }
+  return out;  // by smallest member: `subset` is visited in ascending order
+}
+
+// Hops from `from` to every member (BFS over Neighbors); -1 for non-members.
+inline std::vector<int> Distances(const Graph& g, std::uint32_t from) {
+  std::vector<int> d(g.cohort_size(), -1);
+  std::vector<std::uint32_t> todo = {from};
+  d[from] = 0;
+  for (std::size_t head = 0; head < todo.size(); ++head) {
+    for (std::uint32_t j : g.Neighbors(todo[head])) {
+      if (d[j] < 0) {
+        d[j] = d[todo[head]] + 1;
+        todo.push_back(j);
+      }
+    }
+  }
+  return d;
 }
 
 struct Harness {

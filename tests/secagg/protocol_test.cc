@@ -1,9 +1,11 @@
 // The protocol end to end, in memory: masks cancel, masked = plain within the quantization
-// error, dropouts recovered, clean aborts, refusals, detection of wrong shares and tampering.
+// error, dropouts recovered, clean aborts (a split survivor set among them), refusals, detection
+// of wrong shares and tampering.
 #include <gtest/gtest.h>
 
 #include <algorithm>
 #include <cmath>
+#include <random>
 #include <set>
 #include <string>
 #include <vector>
@@ -139,16 +141,19 @@ TEST(SecAggProtocol, SparseGraphRecoversOrAbortsAsTheGraphSays) {
   for (std::uint32_t i = 0; i < 30; ++i) everyone[i] = i;
   auto g = Graph::Build(30, everyone, 5, s.graph_seed);
   ASSERT_TRUE(g.has_value());
-  // Greedy: drop participants (after masking) while every neighbourhood keeps ≥ t survivors.
+  // Greedy: drop participants (after masking) while every neighbourhood keeps ≥ t survivors
+  // and the survivors stay connected.
   std::set<std::uint32_t> dropped;
   auto ok_without = [&](const std::set<std::uint32_t>& d) {
+    std::set<std::uint32_t> survivors;
     for (std::uint32_t i = 0; i < 30; ++i) {
       const auto holders = d.count(i) ? g->Neighbors(i) : g->ClosedNeighborhood(i);
       std::uint32_t c = 0;
       for (auto h : holders) c += !d.count(h);
       if (c < 3) return false;
+      if (!d.count(i)) survivors.insert(i);
     }
-    return true;
+    return testing::NaiveComponents(*g, survivors).size() == 1;
   };
   for (std::uint32_t i = 0; i < 30 && dropped.size() < 8; i += 3) {
     auto trial = dropped;
@@ -213,6 +218,199 @@ TEST(SecAggProtocol, TooManyDropoutsAbortBeforeAnyShareIsRevealed) {
   // And the aggregator accepts nothing more.
   EXPECT_EQ(h.agg->Finalize().error().code(), ErrorCode::kFailedPrecondition);
   EXPECT_EQ(h.agg->HandleUnmaskResponse(UnmaskResponse{7, 4, {}}).error().code(), ErrorCode::kFailedPrecondition);
+}
+
+// Values on the 8-bit grid (r = 127.5, step 1) so that the ring sum is exact: q_i[e] per index.
+std::uint32_t GridValue(std::uint32_t i, std::size_t e) { return static_cast<std::uint32_t>((e * 31 + i * 97) % 256); }
+
+Params GridParams(std::uint32_t n, std::uint32_t k, std::uint32_t t) {
+  Params p = StandardParams(n, k, t);
+  p.quantization_bits = 8;
+  p.clip_range = 127.5;
+  return p;
+}
+
+std::vector<std::vector<float>> GridUpdates(std::uint32_t n, std::size_t elements) {
+  std::vector<std::vector<float>> u(n, std::vector<float>(elements));
+  for (std::uint32_t i = 0; i < n; ++i) {
+    for (std::size_t e = 0; e < elements; ++e) u[i][e] = static_cast<float>(GridValue(i, e)) - 127.5f;
+  }
+  return u;
+}
+
+std::vector<std::uint32_t> GridSum(const std::vector<std::uint32_t>& who, std::size_t elements) {
+  std::vector<std::uint32_t> s(elements, 0);
+  for (std::uint32_t i : who) for (std::size_t e = 0; e < elements; ++e) s[e] += GridValue(i, e);
+  return s;
+}
+
+// The per-node counts BeginUnmasking checks: |N[i] ∩ S| ≥ t for i ∈ S, |N(j) ∩ S| ≥ t for the
+// rest of U2 (here U2 = everyone).
+bool CountsHold(const Graph& g, const std::set<std::uint32_t>& S, std::uint32_t t) {
+  if (S.size() < t) return false;
+  for (std::uint32_t i : g.members()) {
+    const auto holders = S.count(i) ? g.ClosedNeighborhood(i) : g.Neighbors(i);
+    std::uint32_t c = 0;
+    for (auto h : holders) c += S.count(h);
+    if (c < t) return false;
+  }
+  return true;
+}
+
+// The reviewer's repro: 7 on a ring (k = 3, t = 2), the two participants at ring distance 3
+// drop after sharing. Every per-node count holds, but S splits into a path of 3 and a path of
+// 2, and with every b_i and both dropped mask keys rebuilt each path's sum would come out on
+// its own. The round must abort before any share is requested.
+TEST(SecAggProtocol, SurvivorsSplitByTheGraphAbortBeforeAnyShareIsRevealed) {
+  using D = DropPoint;
+  Harness h;
+  h.Create(StandardParams(7, 3, 2), StandardSetup(7, 300));
+  h.updates = testing::RandomUpdates(7, 300, 1.0f, 11);
+  ASSERT_TRUE(h.RunKeysAndShares());
+  const Graph& g = *h.agg->graph();
+  const auto dist = testing::Distances(g, 0);
+  const auto y = static_cast<std::uint32_t>(std::find(dist.begin(), dist.end(), 3) - dist.begin());
+  ASSERT_LT(y, 7u) << "no participant at ring distance 3 from participant 0";
+  h.drops.assign(7, D::kNone);
+  h.drops[0] = h.drops[y] = D::kAfterShares;
+  const std::vector<std::uint32_t> S = AllBut(7, {0, y});
+  const std::set<std::uint32_t> s_set(S.begin(), S.end());
+  ASSERT_TRUE(CountsHold(g, s_set, 2)) << "the counts alone would let this round through";
+  const auto groups = testing::NaiveComponents(g, s_set);
+  ASSERT_EQ(groups.size(), 2u);
+  const auto& small = groups[0].size() < groups[1].size() ? groups[0] : groups[1];
+  ASSERT_EQ(small.size(), 2u);
+  h.RunMasking();
+
+  auto req = h.agg->BeginUnmasking();
+  ASSERT_FALSE(req.has_value());
+  EXPECT_EQ(req.error().code(), ErrorCode::kAborted);
+  const std::string msg = req.error().message();
+  EXPECT_NE(msg.find("aborted (unmasking)"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("the 5 surviving participants split into 2 groups under the masking graph (sizes 3, 2; "
+                     "the smallest is participants " + std::to_string(small[0]) + ", " + std::to_string(small[1]) + ")"),
+            std::string::npos) << msg;
+  EXPECT_NE(msg.find("unmasking would reveal each group's sum, not only the total"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("abandoned"), std::string::npos) << msg;
+  ASSERT_TRUE(h.agg->abort_reason().has_value());
+  const AbortReason& r = *h.agg->abort_reason();
+  EXPECT_EQ(r.stage, AbortReason::Stage::kUnmasking);
+  EXPECT_EQ(r.participant, AbortReason::kWholeRound);
+  EXPECT_EQ(r.groups, 2u);
+  EXPECT_EQ(r.available, 5u);
+  EXPECT_EQ(r.threshold, 2u);
+  EXPECT_EQ(h.agg->state(), Aggregator::State::kAborted);
+  // Nobody was asked anything, and the aggregator accepts nothing more.
+  for (std::uint32_t i : S) EXPECT_EQ(h.parts[i]->state(), Participant::State::kCommitted) << i;
+  EXPECT_EQ(h.agg->Finalize().error().code(), ErrorCode::kFailedPrecondition);
+  EXPECT_EQ(h.agg->HandleUnmaskResponse(UnmaskResponse{7, S[0], {}}).error().code(), ErrorCode::kFailedPrecondition);
+
+  // A survivor handed this S anyway (an aggregator whose code was replaced) refuses to reveal.
+  for (std::uint32_t i : S) {
+    auto resp = h.parts[i]->HandleUnmaskRequest(UnmaskRequest{h.setup.round_id, S});
+    ASSERT_FALSE(resp.has_value()) << i;
+    EXPECT_EQ(resp.error().code(), ErrorCode::kFailedPrecondition);
+    EXPECT_NE(resp.error().message().find("split into 2 groups"), std::string::npos) << resp.error().message();
+    EXPECT_EQ(h.parts[i]->state(), Participant::State::kCommitted) << i;
+  }
+}
+
+// Dropout patterns that keep S connected (and every count) still complete, with the exact sum.
+TEST(SecAggProtocol, ConnectedDropoutsStillGiveTheExactSum) {
+  using D = DropPoint;
+  struct Case {
+    const char* name;
+    std::uint32_t k, t;
+    int hops;        // y = the first participant this many hops from participant 0
+    D drop0, drop_y;
+  };
+  const std::vector<Case> cases = {
+      {"k = 3: one after shares (S is a path)", 3, 2, 3, D::kAfterShares, D::kNone},
+      {"k = 3: one after shares, the one at distance 3 after commit", 3, 2, 3, D::kAfterShares, D::kAfterCommit},
+      {"k = 5: two at ring distance 3 after shares", 5, 3, 2, D::kAfterShares, D::kAfterShares},
+  };
+  constexpr std::size_t kElements = 1001;
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.name);
+    Harness h;
+    h.Create(GridParams(7, c.k, c.t), StandardSetup(7, kElements));
+    h.updates = GridUpdates(7, kElements);
+    ASSERT_TRUE(h.RunKeysAndShares());
+    const Graph& g = *h.agg->graph();
+    const auto dist = testing::Distances(g, 0);
+    const auto y = static_cast<std::uint32_t>(std::find(dist.begin(), dist.end(), c.hops) - dist.begin());
+    ASSERT_LT(y, 7u);
+    h.drops.assign(7, D::kNone);
+    h.drops[0] = c.drop0;
+    h.drops[y] = c.drop_y;
+    std::set<std::uint32_t> s_set;
+    for (std::uint32_t i = 0; i < 7; ++i) if (h.drop(i) == D::kNone || h.drop(i) == D::kAfterCommit) s_set.insert(i);
+    ASSERT_EQ(testing::NaiveComponents(g, s_set).size(), 1u);
+    h.RunMasking();
+    auto req = h.agg->BeginUnmasking();
+    ASSERT_TRUE(req.has_value()) << req.error().ToString();
+    const std::vector<std::uint32_t> S(s_set.begin(), s_set.end());
+    EXPECT_EQ(req->committed, S);
+    EXPECT_GT(h.RunReveals(*req), 0u);
+    auto sum = h.agg->Finalize();
+    ASSERT_TRUE(sum.has_value()) << sum.error().ToString();
+    EXPECT_EQ(sum->committed, S);
+    EXPECT_EQ(sum->ring_sum, GridSum(S, kElements));
+    EXPECT_EQ(h.agg->state(), Aggregator::State::kDone);
+  }
+}
+
+// Random dropout patterns (after shares, n = 10): the round completes exactly when every count
+// holds *and* S stays connected, with the exact sum; a split S aborts with no share revealed.
+TEST(SecAggProtocol, UnmaskingCompletesExactlyWhenCountsHoldAndSurvivorsStayConnected) {
+  constexpr std::uint32_t n = 10;
+  constexpr std::size_t kElements = 64;
+  const auto updates = GridUpdates(n, kElements);
+  auto spans = testing::Spans(updates);
+  std::mt19937 gen(2024);
+  int completed = 0, split = 0, short_count = 0;
+  for (auto [k, t] : {std::pair{3u, 2u}, std::pair{5u, 3u}}) {
+    const Params p = GridParams(n, k, t);
+    const RoundSetup s = StandardSetup(n, kElements);
+    auto g = Graph::Build(n, AllBut(n, {}), k, s.graph_seed);  // the aggregator's graph (U1 = all)
+    ASSERT_TRUE(g.has_value());
+    for (int trial = 0; trial < 40; ++trial) {
+      std::bernoulli_distribution drop(0.15 + 0.005 * trial);
+      std::vector<DropPoint> drops(n, DropPoint::kNone);
+      std::set<std::uint32_t> S;
+      for (std::uint32_t i = 0; i < n; ++i) {
+        if (drop(gen)) drops[i] = DropPoint::kAfterShares; else S.insert(i);
+      }
+      const bool counts = CountsHold(*g, S, t);
+      const bool connected = testing::NaiveComponents(*g, S).size() <= 1;
+      SCOPED_TRACE("k = " + std::to_string(k) + ", trial " + std::to_string(trial) + ", |S| = " +
+                   std::to_string(S.size()) + (counts ? "" : ", counts fail") + (connected ? "" : ", split"));
+      auto report = SimulateRound(testing::Opts(p, s, drops), spans);
+      ASSERT_TRUE(report.has_value()) << report.error().ToString();
+      ASSERT_EQ(report->outcome.has_value(), counts && connected)
+          << (report->outcome ? std::string("completed") : report->outcome.error().message());
+      if (counts && connected) {
+        ++completed;
+        EXPECT_EQ(report->ring_sum, GridSum(std::vector<std::uint32_t>(S.begin(), S.end()), kElements));
+        continue;
+      }
+      ASSERT_TRUE(report->abort.has_value());
+      EXPECT_FALSE(report->unmask_requested);
+      EXPECT_EQ(report->shares_revealed, 0u);
+      if (counts) {
+        ++split;
+        EXPECT_EQ(report->abort->groups, testing::NaiveComponents(*g, S).size());
+        EXPECT_NE(report->outcome.error().message().find("groups under the masking graph"), std::string::npos);
+      } else {
+        ++short_count;
+        EXPECT_EQ(report->abort->groups, 0u);
+      }
+    }
+  }
+  // The patterns drawn exercise all three outcomes.
+  EXPECT_GT(completed, 0);
+  EXPECT_GT(split, 0);
+  EXPECT_GT(short_count, 0);
 }
 
 TEST(SecAggProtocol, TooFewCommitsAbortsTheWholeRound) {
