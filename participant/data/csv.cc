@@ -5,9 +5,11 @@
 #include <cmath>
 #include <limits>
 #include <map>
+#include <optional>
 #include <set>
 
 #include "common/core/file.h"
+#include "common/model/model_spec.h"
 
 namespace cairn::data {
 namespace {
@@ -72,20 +74,20 @@ bool SplitInto(std::string_view line, std::vector<std::string>& out, SplitError&
   }
 }
 
+// An optional sign and decimal digits (any number of them: a too-long one is out of range, not a
+// string label).
 bool IsInteger(std::string_view s) {
   if (!s.empty() && (s[0] == '-' || s[0] == '+')) s.remove_prefix(1);
-  return !s.empty() && s.size() <= 18 && std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
+  return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
 }
 
-std::int64_t ToInteger(std::string_view s) {
-  bool negative = false;
-  if (s[0] == '-' || s[0] == '+') {
-    negative = s[0] == '-';
-    s.remove_prefix(1);
-  }
+// The value of an IsInteger string, or nullopt when it does not fit in int64.
+std::optional<std::int64_t> ToInteger(std::string_view s) {
+  if (s[0] == '+') s.remove_prefix(1);
   std::int64_t v = 0;
-  std::from_chars(s.data(), s.data() + s.size(), v);
-  return negative ? -v : v;
+  auto [ptr, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  if (ec != std::errc() || ptr != s.data() + s.size()) return std::nullopt;
+  return v;
 }
 
 std::string Truncated(std::string_view s, std::size_t max = 40) {
@@ -228,9 +230,15 @@ Result<Dataset> ParseCsv(std::string_view text, std::string_view source_name, co
   if (!have_header) return Fail(ErrorCode::kInvalidArgument, src + ": empty file (a header row is required)");
   if (d.rows == 0) return Fail(ErrorCode::kInvalidArgument, src + ": no data rows after the header");
 
-  // Labels.
+  // Labels. The class count sizes per-class tables downstream (TrainTestSplit, the model's
+  // output layer), so it is bounded by model::kMaxClasses; messages never quote a label.
   const std::size_t lc = label_index + 1;
   const std::string& label_name = header[label_index];
+  const std::string class_limit = std::to_string(model::kMaxClasses) + " classes (model::kMaxClasses)";
+  if (options.num_classes > model::kMaxClasses ||
+      static_cast<std::int64_t>(options.class_names.size()) > model::kMaxClasses) {
+    return Fail(ErrorCode::kInvalidArgument, src + ": the configured number of classes is above the limit of " + class_limit);
+  }
   d.labels.reserve(raw_labels.size());
   if (!options.class_names.empty()) {
     std::map<std::string_view, std::int64_t> index;
@@ -246,12 +254,21 @@ Result<Dataset> ParseCsv(std::string_view text, std::string_view source_name, co
   } else if (std::all_of(raw_labels.begin(), raw_labels.end(), [](const std::string& s) { return IsInteger(s); })) {
     std::int64_t max_label = 0;
     for (std::size_t r = 0; r < raw_labels.size(); ++r) {
-      std::int64_t v = ToInteger(raw_labels[r]);
-      if (v < 0) return fail_at(label_lines[r], lc, label_name, "label " + raw_labels[r] + " is negative (class indices start at 0)");
-      if (options.num_classes > 0 && v >= options.num_classes) {
-        return fail_at(label_lines[r], lc, label_name, "label " + raw_labels[r] + " is not below the " +
+      const bool negative = raw_labels[r][0] == '-';
+      const std::optional<std::int64_t> parsed = ToInteger(raw_labels[r]);
+      if (negative && (!parsed || *parsed != 0)) {
+        return fail_at(label_lines[r], lc, label_name, "the label is negative (class indices start at 0)");
+      }
+      if (options.num_classes > 0 && (!parsed || *parsed >= options.num_classes)) {
+        return fail_at(label_lines[r], lc, label_name, "the label is not below the " +
                                                            std::to_string(options.num_classes) + " classes");
       }
+      if (!parsed || *parsed >= model::kMaxClasses) {
+        return fail_at(label_lines[r], lc, label_name,
+                       "the integer label (" + std::to_string(raw_labels[r].size()) +
+                           " characters) is not below the limit of " + class_limit);
+      }
+      const std::int64_t v = *parsed;
       max_label = std::max(max_label, v);
       d.labels.push_back(v);
     }
@@ -262,6 +279,11 @@ Result<Dataset> ParseCsv(std::string_view text, std::string_view source_name, co
     for (std::string_view s : distinct) index.emplace(s, static_cast<std::int64_t>(index.size()));
     for (const auto& s : raw_labels) d.labels.push_back(index.at(s));
     d.num_classes = static_cast<std::int64_t>(distinct.size());
+    if (d.num_classes > model::kMaxClasses) {
+      return Fail(ErrorCode::kInvalidArgument, src + " column " + std::to_string(lc) + " ('" + Truncated(label_name) +
+                                                   "'): " + std::to_string(d.num_classes) +
+                                                   " distinct labels, above the limit of " + class_limit);
+    }
     if (options.num_classes > 0 && options.num_classes < d.num_classes) {
       return Fail(ErrorCode::kInvalidArgument, src + " column " + std::to_string(lc) + " ('" + label_name + "'): " +
                                                    std::to_string(d.num_classes) + " distinct labels, more than the " +

@@ -10,7 +10,8 @@
 // class indices directly (they must be >= 0; K = num_classes or max + 1); otherwise the distinct
 // label strings are sorted by byte value and numbered 0..K-1. Sites with label skew may not see
 // every string, so federations with string labels should list class_names, which fixes the
-// mapping (class i = class_names[i]) and makes any other label an error.
+// mapping (class i = class_names[i]) and makes any other label an error. K is at most
+// model::kMaxClasses in every case (it sizes per-class tables); larger is an error.
 //
 // Every error names the file, the line and the column (1-based, with the column's name).
 #pragma once

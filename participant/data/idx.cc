@@ -6,9 +6,15 @@
 #include <system_error>
 
 #include "common/core/file.h"
+#include "common/model/model_spec.h"
 
 namespace cairn::data {
 namespace {
+
+// Sane bounds on IDX header fields (Fashion-MNIST: 60000 x 28 x 28). The example count is also
+// bounded by the file size, which the header must match exactly.
+constexpr std::uint64_t kMaxIdxExamples = 1u << 30;
+constexpr std::uint64_t kMaxIdxImageSide = 1u << 14;
 
 std::uint32_t Be32(const unsigned char* p) {
   return (std::uint32_t{p[0]} << 24) | (std::uint32_t{p[1]} << 16) | (std::uint32_t{p[2]} << 8) | p[3];
@@ -45,19 +51,45 @@ Result<IdxFile> OpenIdx(const std::filesystem::path& path, int expected_dims, st
                     " dimensions (magic bytes 00 00 08 0" + std::to_string(expected_dims) +
                     " expected; is it still gzip-compressed?)");
   }
-  std::uint64_t payload = 1;
+  // Every header field is bounded before anything is sized from it, and their product is
+  // overflow-checked: it must equal the payload the file actually holds.
+  static constexpr const char* kImageFields[] = {"number of images", "rows", "columns"};
+  auto field = [&](int i) {
+    return "IDX header field '" + std::string(expected_dims == 1 ? "number of labels" : kImageFields[i]) +
+           "' (dimension " + std::to_string(i + 1) + " of " + std::to_string(expected_dims) + ")";
+  };
   for (int i = 0; i < expected_dims; ++i) {
     unsigned char b[4];
     if (!f.in.read(reinterpret_cast<char*>(b), 4)) {
-      return Fail(ErrorCode::kInvalidArgument, path.string() + ": truncated IDX header");
+      return Fail(ErrorCode::kInvalidArgument, path.string() + ": truncated IDX header (" + field(i) + " missing)");
     }
     const std::uint32_t d = Be32(b);
-    if (d == 0 && i > 0) return Fail(ErrorCode::kInvalidArgument, path.string() + ": dimension " + std::to_string(i) + " is 0");
+    if (d == 0) {
+      return Fail(ErrorCode::kInvalidArgument,
+                  path.string() + ": " + field(i) + " is 0" + (i == 0 ? " (the file holds no examples)" : ""));
+    }
+    const std::uint64_t limit = i == 0 ? kMaxIdxExamples : kMaxIdxImageSide;
+    if (d > limit) {
+      return Fail(ErrorCode::kInvalidArgument, path.string() + ": " + field(i) + " is " + std::to_string(d) +
+                                                   ", above the limit of " + std::to_string(limit));
+    }
     f.dims.push_back(d);
-    payload *= d;
+  }
+  if (expected_dims == 3 && f.dims[1] * f.dims[2] > model::kMaxFeatures) {
+    return Fail(ErrorCode::kInvalidArgument, path.string() + ": IDX images of " + std::to_string(f.dims[1]) + " x " +
+                                                 std::to_string(f.dims[2]) + " pixels exceed the limit of " +
+                                                 std::to_string(model::kMaxFeatures) + " features (model::kMaxFeatures)");
   }
   f.header_bytes = 4 + 4 * static_cast<std::uint64_t>(expected_dims);
-  if (size != f.header_bytes + payload) {
+  const std::uint64_t available = size > f.header_bytes ? size - f.header_bytes : 0;
+  std::uint64_t payload = 1;
+  for (int i = 0; i < expected_dims; ++i) {
+    if (__builtin_mul_overflow(payload, static_cast<std::uint64_t>(f.dims[i]), &payload) || payload > available) {
+      return Fail(ErrorCode::kInvalidArgument, path.string() + ": " + field(i) + " makes the described payload larger than the " +
+                                                   std::to_string(available) + " bytes after the header (truncated or not IDX)");
+    }
+  }
+  if (payload != available) {
     return Fail(ErrorCode::kInvalidArgument,
                 path.string() + ": " + std::to_string(size) + " bytes, but its header describes " +
                     std::to_string(f.header_bytes + payload) + " (truncated or not IDX)");
@@ -96,6 +128,11 @@ Result<Dataset> LoadIdx(const std::filesystem::path& images, const std::filesyst
   if (rows.empty()) {
     rows.resize(static_cast<std::size_t>(n));
     for (std::int64_t i = 0; i < n; ++i) rows[i] = i;
+  }
+  if (static_cast<std::int64_t>(rows.size()) > n) {
+    // Repeats are allowed, but not more rows than the file holds (a bound on the allocation).
+    return Fail(ErrorCode::kOutOfRange, std::to_string(rows.size()) + " row indices for the " + std::to_string(n) +
+                                            " rows of " + images.string() + " (at most one per row)");
   }
   for (std::size_t i = 0; i < rows.size(); ++i) {
     if (rows[i] < 0 || rows[i] >= n) {

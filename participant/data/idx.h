@@ -1,10 +1,13 @@
 // IDX files (the MNIST / Fashion-MNIST format) and partition index files.
 //
 // IDX: big-endian header, magic 0x00000803 (unsigned bytes, 3 dimensions: N, H, W) for images and
-// 0x00000801 (N) for labels, then the raw bytes. Files are read uncompressed (scripts/setup.sh
-// gunzips Debian's dataset-fashion-mnist into build/datasets/fashion-mnist). Pixels are scaled to
-// [0, 1] (v / 255) and optionally normalized ((x - mean) / stddev). A participant passes the row
-// indices of its partition and only those rows are read.
+// 0x00000801 (N) for labels, then the raw bytes. Header fields are bounded (N in [1, 2^30], H and
+// W in [1, 16384], H * W <= model::kMaxFeatures) and the file size must equal the header plus
+// N * H * W bytes (overflow-checked); errors name the file and the header field. Files are read
+// uncompressed (scripts/setup.sh gunzips Debian's dataset-fashion-mnist into
+// build/datasets/fashion-mnist). Pixels are scaled to [0, 1] (v / 255) and optionally normalized
+// ((x - mean) / stddev). A participant passes the row indices of its partition and only those
+// rows are read.
 //
 // Partition index file (written by `cairn-data split-fashion-mnist`): UTF-8 text, one 0-based row
 // index per line; lines starting with '#' are comments, blank lines are ignored.
@@ -22,7 +25,8 @@
 namespace cairn::data {
 
 struct IdxOptions {
-  // Rows to load, in this order (repeats allowed); empty = every row.
+  // Rows to load, in this order (repeats allowed, at most as many as the file has rows); empty =
+  // every row.
   std::vector<std::int64_t> indices{};
   // After scaling to [0, 1]: x = (x - mean) / stddev. Defaults are Fashion-MNIST's training-set
   // pixel statistics.

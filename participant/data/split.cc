@@ -5,6 +5,7 @@
 #include <numeric>
 #include <string>
 
+#include "common/model/model_spec.h"
 #include "common/model/rng.h"
 
 namespace cairn::data {
@@ -23,7 +24,11 @@ Status CheckSites(int sites) {
 // Rows of each class, in row order.
 Result<std::vector<std::vector<std::int64_t>>> ByClass(std::span<const std::int64_t> labels,
                                                        std::int64_t num_classes) {
-  if (num_classes < 1) return Fail(ErrorCode::kInvalidArgument, "the number of classes must be at least 1");
+  if (num_classes < 1 || num_classes > model::kMaxClasses) {
+    return Fail(ErrorCode::kInvalidArgument, "the number of classes must be in [1, " +
+                                                 std::to_string(model::kMaxClasses) + "], got " +
+                                                 std::to_string(num_classes));
+  }
   std::vector<std::vector<std::int64_t>> by_class(static_cast<std::size_t>(num_classes));
   for (std::size_t i = 0; i < labels.size(); ++i) {
     if (labels[i] < 0 || labels[i] >= num_classes) {

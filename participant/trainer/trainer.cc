@@ -2,6 +2,8 @@
 // uses, not <torch/torch.h> (the whole C++ API, ~8 s more CPU to compile this file).
 #include "participant/trainer/trainer.h"
 
+#include <ATen/Parallel.h>
+#include <dlfcn.h>
 #include <torch/nn/functional/loss.h>
 #include <torch/nn/module.h>
 #include <torch/nn/modules/conv.h>
@@ -11,6 +13,7 @@
 #include <torch/utils.h>
 
 #include <cmath>
+#include <mutex>
 #include <numeric>
 #include <sstream>
 
@@ -86,6 +89,13 @@ Result<model::ModelSpec> ScriptModuleSpec(const torch::jit::Module& module, cons
 }  // namespace internal
 
 namespace {
+
+void SetBlasThreads(int threads) {
+  // libtorch 1.13 calls BLAS through libblas.so.3, whose thread pool torch::set_num_threads does
+  // not reach. The symbol exists only when that alternative is OpenBLAS; otherwise do nothing.
+  using SetFn = void (*)(int);
+  if (void* sym = dlsym(RTLD_DEFAULT, "openblas_set_num_threads")) reinterpret_cast<SetFn>(sym)(threads);
+}
 
 using internal::TorchMessage;
 
@@ -299,7 +309,18 @@ Result<std::unique_ptr<Trainer>> Trainer::Create(const TrainerOptions& options) 
   auto trainer = std::unique_ptr<Trainer>(new Trainer(std::move(impl)));
   Impl& m = *trainer->impl_;
   CAIRN_RETURN_IF_ERROR(m.Guard("setting threads", [&]() -> Status {
-    if (m.options.threads > 0) torch::set_num_threads(m.options.threads);
+    if (m.options.threads <= 0) return Ok();
+    torch::set_num_threads(m.options.threads);
+    SetBlasThreads(m.options.threads);
+    // The inter-op pool can be sized once per process, before any inter-op work: the first
+    // trainer's setting wins, and a refusal (work already started) keeps the current size.
+    static std::once_flag interop_once;
+    std::call_once(interop_once, [n = m.options.threads] {
+      try {
+        at::set_num_interop_threads(n);
+      } catch (const std::exception&) {
+      }
+    });
     return Ok();
   }));
 

@@ -13,8 +13,10 @@
 //   trainer->GetParameters(local);             // update = local - global
 //   auto eval = trainer->Evaluate(test_set);
 //
-// Thread safety: a Trainer is not thread-safe. TrainerOptions::threads sets libtorch's intra-op
-// thread count for the whole process (torch::set_num_threads).
+// Thread safety: a Trainer is not thread-safe. TrainerOptions::threads sets, for the whole
+// process, libtorch's intra-op thread count (torch::set_num_threads), OpenBLAS's (looked up at run
+// time: openblas_set_num_threads, when OpenBLAS provides libblas.so.3) and, once per process, the
+// inter-op pool's (at::set_num_interop_threads; the first trainer's setting wins).
 #pragma once
 
 #include <cstddef>
@@ -33,8 +35,8 @@ struct TrainerOptions {
   // The model to build. For torchscript the file is read once, checked against model.sha256,
   // and its parameters must match the layout file.
   model::ModelConfig model{};
-  // libtorch intra-op threads (process-wide). 0 leaves the current setting (1 on Debian's
-  // build). On a shared 2-core machine 1 is fastest for the small models here.
+  // libtorch intra-op, OpenBLAS and inter-op threads (process-wide, see above). 0 leaves the
+  // current settings. On a shared 2-core machine 1 is fastest for the small models here.
   int threads = 1;
   // Built-in models start from model::InitialParameters(spec, init_seed) (PyTorch's default
   // initialization, deterministic); a participant then overwrites them with SetParameters.

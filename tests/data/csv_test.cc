@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 
 #include "common/core/file.h"
+#include "common/model/model_spec.h"
+#include "participant/data/split.h"
 #include "tests/model/test_dir.h"
 
 namespace cairn::data {
@@ -83,7 +85,62 @@ TEST(CsvTest, BoundsAreEnforced) {
   ExpectError("a,b,c,label\n1,2,3,0\n", {"4 columns", "limit of 3"}, CsvOptions{.max_columns = 3});
 }
 
+// Review finding: a huge integer label became num_classes = label + 1, and the default hold-out
+// split (TrainTestSplit) then allocated that many per-class vectors: length_error / bad_alloc
+// aborted the process. Now the label is refused (line and column named, its value never quoted).
+TEST(CsvTest, HugeIntegerLabelsAreAnErrorNotAnAbort) {
+  const std::string limit = std::to_string(model::kMaxClasses);
+  for (const std::string& label : std::vector<std::string>{"999999999999999999", "100000000000000000",
+                                                            "99999999999999999999999", limit, "+" + limit}) {
+    const std::string csv = "a,b,label\n1,2,0\n3,4," + label + "\n5,6,1\n";
+    auto r = ParseCsv(csv, "site-1.csv");
+    ASSERT_FALSE(r) << "parsed label of " << label.size() << " characters";
+    const std::string& m = r.error().message();
+    for (const std::string& f : std::vector<std::string>{"site-1.csv", "line 3", "column 3", "('label')",
+                                                         "model::kMaxClasses", limit}) {
+      EXPECT_NE(m.find(f), std::string::npos) << "'" << f << "' not in: " << m;
+    }
+    if (label.size() > 10) {
+      EXPECT_EQ(m.find(label), std::string::npos) << "the message quotes the label: " << m;
+    }
+  }
+  // The largest allowed label still loads, and the hold-out split works on it.
+  auto ok = ParseCsv("a,label\n1,0\n2," + std::to_string(model::kMaxClasses - 1) + "\n", "x.csv");
+  ASSERT_TRUE(ok) << ok.error().ToString();
+  EXPECT_EQ(ok->num_classes, model::kMaxClasses);
+  EXPECT_TRUE(TrainTestSplit(ok->labels, ok->num_classes, 0.5, 1));
+  // A negative label of any length, and the configured class count, are checked without quoting.
+  ExpectError("a,label\n1,-99999999999999999999\n", {"line 2", "column 2", "negative"});
+  ExpectError("a,label\n1,99999999999999999999\n", {"line 2", "not below the 4 classes"}, CsvOptions{.num_classes = 4});
+  ExpectError("a,label\n1,0\n", {"site-1.csv", "above the limit of " + limit},
+              CsvOptions{.num_classes = model::kMaxClasses + 1});
+  // The split itself refuses a class count above the bound instead of allocating it.
+  const std::vector<std::int64_t> labels = {0, 1};
+  auto split = TrainTestSplit(labels, 999999999999999999, 0.2, 1);
+  ASSERT_FALSE(split);
+  EXPECT_NE(split.error().message().find("number of classes"), std::string::npos);
+}
+
+TEST(CsvTest, TooManyDistinctStringLabelsIsAnError) {
+  std::string csv = "a,label\n";
+  for (std::int64_t i = 0; i <= model::kMaxClasses; ++i) csv += "1,c" + std::to_string(i) + "\n";
+  auto r = ParseCsv(csv, "site-1.csv");
+  ASSERT_FALSE(r);
+  EXPECT_NE(r.error().message().find("column 2 ('label')"), std::string::npos) << r.error().message();
+  EXPECT_NE(r.error().message().find(std::to_string(model::kMaxClasses + 1) + " distinct labels"), std::string::npos)
+      << r.error().message();
+}
+
 class CsvFileTest : public testing_support::TempDirTest {};
+
+// The review's reproduction: a training file with such a label, loaded and split with the
+// default hold-out as the participant does.
+TEST_F(CsvFileTest, TrainingFileWithAHugeLabelFailsBeforeTheSplit) {
+  ASSERT_TRUE(WriteCsvFile(dir_ / "train.csv", {"x", "label"}, {{"1", "0"}, {"2", "999999999999999999"}}));
+  auto d = LoadCsv(dir_ / "train.csv");
+  ASSERT_FALSE(d);
+  EXPECT_NE(d.error().message().find("train.csv line 3 column 2"), std::string::npos) << d.error().message();
+}
 
 TEST_F(CsvFileTest, LoadCsvReadsFilesAndRefusesOversizedOnes) {
   ASSERT_TRUE(WriteCsvFile(dir_ / "d.csv", {"x", "y, z", "label"}, {{"1", "2", "0"}, {"3", "4", "1"}}));

@@ -86,6 +86,64 @@ TEST_F(IdxTest, RejectsBadFilesAndIndices) {
   EXPECT_EQ(missing.error().code(), ErrorCode::kNotFound);
 }
 
+// Review finding: header dimensions were multiplied unchecked and N = 0 was accepted, so images
+// (0, 2^31, 2^31) with an empty labels file passed the size check and the loader aborted with
+// bad_alloc. Each case must now be an error naming the file and the header field.
+TEST_F(IdxTest, HostileHeadersAreErrorsNamingTheField) {
+  auto images = [&](std::uint32_t n, std::uint32_t h, std::uint32_t w, std::size_t payload = 0) {
+    Bytes b = {0, 0, 8, 3};
+    Be32(b, n);
+    Be32(b, h);
+    Be32(b, w);
+    b.resize(b.size() + payload, 0);
+    EXPECT_TRUE(WriteFileAtomic(dir_ / "img", b));
+    return dir_ / "img";
+  };
+  auto labels = [&](std::uint32_t n, std::size_t payload) {
+    Bytes b = {0, 0, 8, 1};
+    Be32(b, n);
+    b.resize(b.size() + payload, 0);
+    EXPECT_TRUE(WriteFileAtomic(dir_ / "lab", b));
+    return dir_ / "lab";
+  };
+  auto expect_error = [](const Result<Dataset>& r, const std::vector<std::string>& fragments) {
+    ASSERT_FALSE(r);
+    for (const auto& f : fragments) {
+      EXPECT_NE(r.error().message().find(f), std::string::npos) << "'" << f << "' not in: " << r.error().message();
+    }
+  };
+  // The review's reproduction.
+  expect_error(LoadIdx(images(0, 1u << 31, 1u << 31), labels(0, 0)),
+               {"img", "header field 'number of images'", "is 0"});
+  // The same sides with one image: the side limit, before any product.
+  expect_error(LoadIdx(images(1, 1u << 31, 1u << 31), labels(1, 1)), {"img", "header field 'rows'", "limit of 16384"});
+  expect_error(LoadIdx(images(1, 28, 0), labels(1, 1)), {"img", "header field 'columns'", "is 0"});
+  expect_error(LoadIdx(images(0xFFFFFFFFu, 28, 28), labels(1, 1)), {"img", "'number of images'", "limit of"});
+  // Within the limits but more than the file holds: refused as soon as the product exceeds it.
+  expect_error(LoadIdx(images(1u << 30, 28, 28, 10 * 784), labels(1, 1)),
+               {"img", "header field 'number of images'", "larger than the 7840 bytes after the header"});
+  // Sides within the limit, a matching file, but more pixels than a model may take as features.
+  expect_error(LoadIdx(images(1, 1001, 1000, 1001 * 1000), labels(1, 1)), {"img", "1001 x 1000", "kMaxFeatures"});
+  // Labels file: an empty one, and one whose count exceeds its payload.
+  auto empty = LoadIdxLabels(labels(0, 0));
+  ASSERT_FALSE(empty);
+  EXPECT_NE(empty.error().message().find("header field 'number of labels'"), std::string::npos);
+  auto huge = LoadIdxLabels(labels(1u << 30, 3));
+  ASSERT_FALSE(huge);
+  EXPECT_NE(huge.error().message().find("'number of labels'"), std::string::npos) << huge.error().message();
+}
+
+TEST_F(IdxTest, NoMoreRowIndicesThanRows) {
+  WriteFiles(3);
+  auto r = LoadIdx(dir_ / "train-images-idx3-ubyte", dir_ / "train-labels-idx1-ubyte",
+                   IdxOptions{.indices = {0, 0, 1, 2}, .num_classes = 3});
+  ASSERT_FALSE(r);
+  EXPECT_NE(r.error().message().find("4 row indices for the 3 rows"), std::string::npos) << r.error().message();
+  auto repeats = LoadIdx(dir_ / "train-images-idx3-ubyte", dir_ / "train-labels-idx1-ubyte",
+                         IdxOptions{.indices = {2, 2, 2}, .num_classes = 3});
+  EXPECT_TRUE(repeats) << repeats.error().ToString();
+}
+
 TEST_F(IdxTest, IndexFilesRoundTripAndNameBadLines) {
   std::vector<std::int64_t> idx = {4, 0, 17};
   ASSERT_TRUE(WriteIndexFile(dir_ / "p.txt", idx, "participant 1 of 2"));

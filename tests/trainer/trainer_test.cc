@@ -1,5 +1,6 @@
 #include "participant/trainer/trainer.h"
 
+#include <dlfcn.h>
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -199,6 +200,24 @@ TEST(TrainerTest, DivergenceIsAnErrorNotNaNWeights) {
   ASSERT_FALSE(r);
   EXPECT_EQ(r.error().code(), ErrorCode::kFailedPrecondition);
   EXPECT_NE(r.error().message().find("diverged"), std::string::npos) << r.error().message();
+}
+
+// Review finding: torch::set_num_threads does not reach OpenBLAS's own pool in libtorch 1.13, so
+// threads = 1 still trained with two busy threads. Create must set OpenBLAS's count too.
+TEST(TrainerTest, ThreadsSettingReachesOpenBlas) {
+  void* sym = dlsym(RTLD_DEFAULT, "openblas_get_num_threads");
+  if (sym == nullptr) {
+    GTEST_SKIP() << "openblas_get_num_threads is not loaded: libblas.so.3 is not OpenBLAS here, nothing to limit";
+  }
+  auto openblas_threads = reinterpret_cast<int (*)()>(sym);
+  for (int threads : {1, 2, 1}) {
+    auto t = Trainer::Create({.model = Logreg(3, 2), .threads = threads});
+    ASSERT_TRUE(t) << t.error().ToString();  // also: the once-only inter-op setting does not throw
+    EXPECT_EQ(openblas_threads(), threads) << "after Create with threads = " << threads;
+  }
+  auto unchanged = Trainer::Create({.model = Logreg(3, 2), .threads = 0});  // 0 leaves the setting
+  ASSERT_TRUE(unchanged) << unchanged.error().ToString();
+  EXPECT_EQ(openblas_threads(), 1);
 }
 
 TEST(TrainerTest, CreateRefusesBadOptions) {
