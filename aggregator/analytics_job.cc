@@ -6,6 +6,7 @@
 #include "common/analytics/output.h"
 #include "common/analytics/partial.h"
 #include "common/core/log.h"
+#include "protocol/text.h"
 
 namespace cairn::aggregator {
 
@@ -81,7 +82,10 @@ std::optional<Rejection> AnalyticsJob::OnMessage(const std::string& participant,
   }
   const analytics::QuerySpec* spec = Find(decoded->query);
   if (!spec) {
-    return Rejection{RejectCode::kNotInCohort, "a partial for query '" + decoded->query + "', which analytics job " +
+    // The name is the party's bytes: echoed only when it is a well-formed query name.
+    const std::string named = protocol::IsValidMetricName(decoded->query) ? "query '" + decoded->query + "'"
+                                                                          : "a query with a malformed name";
+    return Rejection{RejectCode::kNotInCohort, "a partial for " + named + ", which analytics job " +
                                                    std::to_string(job_) + " did not ask"};
   }
   if (answered_[spec->name].contains(participant)) {

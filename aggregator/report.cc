@@ -28,10 +28,13 @@ Result<std::vector<RoundRow>> ReadRunTable(const std::filesystem::path& state_di
       if (line.empty()) continue;
       try {
         auto j = nlohmann::json::parse(line);
-        double n = j.value("examples", 1.0);
+        // The participant's metrics are in "metrics"; lines written before that object existed
+        // had them next to the aggregator's fields.
+        const nlohmann::json& m = j.contains("metrics") && j["metrics"].is_object() ? j["metrics"] : j;
+        double n = m.value("examples", 1.0);
         auto& e = evals[j.at("model_version").get<std::uint64_t>()];
-        if (j.contains("accuracy")) e.acc += n * j["accuracy"].get<double>();
-        if (j.contains("loss")) e.loss += n * j["loss"].get<double>();
+        if (m.contains("accuracy")) e.acc += n * m["accuracy"].get<double>();
+        if (m.contains("loss")) e.loss += n * m["loss"].get<double>();
         e.n += n;
       } catch (const nlohmann::json::exception& ex) {
         return Fail(ErrorCode::kDataLoss, eval_path.string() + ":" + std::to_string(lineno) + ": " + ex.what());

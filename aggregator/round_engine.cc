@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <limits>
 
 #include "aggregator/analytics_job.h"
 #include "aggregator/masked_round.h"
@@ -15,8 +16,10 @@
 #include "common/core/log.h"
 #include "common/metrics/http_server.h"
 #include "protocol/analytics_message.h"
+#include "protocol/limits.h"
 #include "protocol/masking_config.h"
 #include "protocol/round_result.h"
+#include "protocol/text.h"
 
 namespace cairn::aggregator {
 
@@ -25,6 +28,11 @@ using Ms = std::chrono::milliseconds;
 
 namespace {
 std::int64_t ToMs(Clock::Duration d) { return std::chrono::duration_cast<Ms>(d).count(); }
+
+// Federated standardization: bounds on one site's per-feature moments (mean and root mean
+// square). They keep the pooled sums finite (2^40 rows per site, 1000 sites) and refuse
+// moments no table of real features has.
+constexpr double kMaxFeatureMagnitude = 1e12;
 }  // namespace
 
 struct RoundEngine::RoundState {
@@ -41,6 +49,7 @@ struct RoundEngine::RoundState {
   std::uint64_t total_examples = 0;
   double weighted_loss = 0;                // Σ examples·train_loss
   double loss_weight = 0;
+  bool model_changed = false;              // FinalizeCompleted failed after the model was updated
   std::uint64_t clip_bits_below = 0;       // adaptive clipping: updates within C
   std::vector<std::vector<float>> held;    // robust strategies: every accepted update
   std::vector<double> held_weights;
@@ -349,9 +358,12 @@ void RoundEngine::OnDisconnected(const std::string& participant) {
 void RoundEngine::RejectTo(const std::string& participant, std::uint64_t round, const Rejection& r) {
   ++counters_.rejections[protocol::RejectCodeName(r.code)];
   if (options_.metrics) options_.metrics->rejections_total->Increment(protocol::RejectCodeName(r.code));
+  // A detail may quote a peer's text (a query name): the decoders admit UTF-8 only, and this
+  // keeps it so and within the size the participant's decoder accepts.
+  const std::string detail = protocol::ToValidUtf8(protocol::TruncateUtf8(r.detail, protocol::kMaxTextBytes));
   log::Warn("update_rejected", {{"participant", participant}, {"round", round},
-                                {"code", protocol::RejectCodeName(r.code)}, {"reason", r.detail}});
-  outbox_.Send(participant, protocol::Rejected{round, r.code, r.detail});
+                                {"code", protocol::RejectCodeName(r.code)}, {"reason", detail}});
+  outbox_.Send(participant, protocol::Rejected{round, r.code, detail});
 }
 
 void RoundEngine::OnUploadBegin(const std::string& participant, const protocol::UploadBegin& begin) {
@@ -540,11 +552,22 @@ void RoundEngine::OnCommit(const std::string& participant, const protocol::Commi
 void RoundEngine::RecordCommit(const std::string& participant, const protocol::Commit& commit, double weight) {
   round_->total_weight += weight;
   round_->total_examples += commit.num_examples;
+  // The participant's own train_loss, weighted by its example count into the signed mean. A
+  // value that is not finite or beyond ±kMaxSelfReportedMetric is left out of the mean (the
+  // update itself is accepted): unbounded, value × 2^40 examples overflows and the signed result
+  // would carry inf. Only the first train_loss of a commit counts.
+  bool loss_seen = false;
   for (const auto& m : commit.metrics) {
-    if (m.name == "train_loss" && std::isfinite(m.value)) {
-      round_->weighted_loss += m.value * static_cast<double>(commit.num_examples);
-      round_->loss_weight += static_cast<double>(commit.num_examples);
+    if (m.name != "train_loss" || loss_seen) continue;
+    loss_seen = true;
+    if (!std::isfinite(m.value) || std::abs(m.value) > kMaxSelfReportedMetric) {
+      ++counters_.metrics_dropped;
+      log::Warn("metric_dropped", {{"participant", participant}, {"round", round_->id},
+                                   {"reason", "train_loss is not a finite number within +-1e9: left out of the round's mean"}});
+      continue;
     }
+    round_->weighted_loss += m.value * static_cast<double>(commit.num_examples);
+    round_->loss_weight += static_cast<double>(commit.num_examples);
   }
   if (commit.within_clip) ++round_->clip_bits_below;
   round_->uploads.erase(participant);
@@ -589,9 +612,21 @@ void RoundEngine::StateWriteFailed(std::string_view file, const Error& error) {
 
 void RoundEngine::OnEvalReport(const std::string& participant, const protocol::EvalReport& report) {
   if (report.model_version > state_.model_version) return;  // not a model we published
+  // One report per model version, in increasing versions: each costs an fsync on this thread,
+  // and a participant flooding reports would slow every other one down.
+  ParticipantState& p = participants_[participant];
+  if (p.evaluated && report.model_version <= p.last_eval_version) {
+    RejectTo(participant, report.round,
+             {RejectCode::kDuplicate, "evaluation report for model version " + std::to_string(report.model_version) +
+                                          " ignored: this participant already reported model version " +
+                                          std::to_string(p.last_eval_version) +
+                                          " (one report per model version, in increasing order)"});
+    return;
+  }
   auto s = store_.AppendEvaluation(participant, report);
   if (!s) StateWriteFailed("evaluations", s.error());
-  participants_[participant].last_eval_version = report.model_version;
+  p.evaluated = true;
+  p.last_eval_version = report.model_version;
   if (report.model_version == state_.model_version) eval_pending_.erase(participant);
   if (phase_ == Phase::kDelivering && report.model_version == state_.model_version &&
       delivery_awaiting_eval_.contains(participant)) {
@@ -620,12 +655,29 @@ void RoundEngine::OnFeatureStats(const std::string& participant, const protocol:
   for (auto d : shape) features *= static_cast<std::size_t>(d);
   bool ok = stats.count > 0 && stats.count < (1ull << 40) && stats.sum.size() == features &&
             stats.sum_squares.size() == features;
-  for (std::size_t i = 0; ok && i < stats.sum.size(); ++i) {
-    ok = std::isfinite(stats.sum[i]) && std::isfinite(stats.sum_squares[i]) && stats.sum_squares[i] >= 0;
-  }
   if (!ok) {
     RejectTo(participant, 0, {RejectCode::kWrongShape, "feature statistics must have " + std::to_string(features) +
-                                                           " finite sums and sums of squares and a positive count"});
+                                                           " sums and sums of squares and a count in [1, 2^40)"});
+    return;
+  }
+  // Moments a real table can have: finite, |mean| and root mean square within
+  // kMaxFeatureMagnitude (the pooled sums stay finite), and sum² ≤ count · sum_squares
+  // (Cauchy–Schwarz: mean² ≤ mean of squares) up to summation rounding.
+  const double count = static_cast<double>(stats.count);
+  for (std::size_t i = 0; ok && i < stats.sum.size(); ++i) {
+    const double sum = stats.sum[i], sq = stats.sum_squares[i];
+    if (!std::isfinite(sum) || !std::isfinite(sq) || sq < 0) {
+      ok = false;
+      break;
+    }
+    const double mean = sum / count, second = sq / count;
+    ok = std::abs(mean) <= kMaxFeatureMagnitude && second <= kMaxFeatureMagnitude * kMaxFeatureMagnitude &&
+         mean * mean <= second * (1 + 1e-6) + 1e-300;
+  }
+  if (!ok) {
+    RejectTo(participant, 0, {RejectCode::kMalformed,
+                              "feature statistics must be finite, with sum_squares >= 0, sum^2 <= count x sum_squares, "
+                              "and |mean| and the root mean square of each feature at most 1e12"});
     return;
   }
   feature_stats_[participant] = stats;
@@ -644,14 +696,23 @@ bool RoundEngine::FreezeFeatureStats() {
       sq[j] += s.sum_squares[j];
     }
   }
-  state_.feature_mean.resize(f);
-  state_.feature_std.resize(f);
+  std::vector<double> means(f), stds(f);
   for (std::size_t j = 0; j < f; ++j) {
-    double mean = sum[j] / n;
-    double var = std::max(0.0, sq[j] / n - mean * mean);
-    state_.feature_mean[j] = mean;
-    state_.feature_std[j] = var > 1e-24 ? std::sqrt(var) : 1.0;
+    means[j] = sum[j] / n;
+    double var = std::max(0.0, sq[j] / n - means[j] * means[j]);
+    stds[j] = var > 1e-24 ? std::sqrt(var) : 1.0;
+    if (!std::isfinite(means[j]) || !std::isfinite(stds[j])) {
+      // Cannot happen with the per-site bounds (OnFeatureStats); never freeze (and checkpoint,
+      // and send every round) a non-finite statistic. The reports are dropped: sites that join
+      // again are asked again.
+      log::Error("feature_stats_refused", {{"participants", feature_stats_.size()},
+                                           {"reason", "the pooled mean or std is not finite"}});
+      feature_stats_.clear();
+      return false;
+    }
   }
+  state_.feature_mean = std::move(means);
+  state_.feature_std = std::move(stds);
   log::Info("feature_stats_frozen", {{"participants", feature_stats_.size()}});
   feature_stats_.clear();
   return true;
@@ -673,9 +734,15 @@ Clock::TimePoint RoundEngine::NextWakeup() const {
     case Phase::kDelivering:
       return delivery_deadline_ ? std::min(*delivery_deadline_, far) : far;
     case Phase::kWaitingForCohort: {
+      // Only deadlines MaybeStartRound acts on: the end of cohort_wait while a quorum waits (not
+      // once it has passed with too few feature statistics: then only a report or a connection
+      // helps), and start_timeout while there is no quorum. A past deadline nothing acts on would
+      // make the server loop spin.
       auto t = far;
-      if (quorum_since_) t = std::min(t, *quorum_since_ + DurationFromSeconds(options_.federation.cohort_wait_s));
-      if (start_wait_since_ && options_.federation.start_timeout_s > 0) {
+      if (quorum_since_ && !awaiting_feature_stats_) {
+        t = std::min(t, *quorum_since_ + DurationFromSeconds(options_.federation.cohort_wait_s));
+      }
+      if (!quorum_since_ && start_wait_since_ && options_.federation.start_timeout_s > 0) {
         t = std::min(t, *start_wait_since_ + DurationFromSeconds(options_.federation.start_timeout_s));
       }
       return t;
@@ -734,6 +801,7 @@ void RoundEngine::MaybeStartRound() {
     return;
   }
   if (!start_wait_since_) start_wait_since_ = now;
+  awaiting_feature_stats_ = false;
   std::size_t n = connected();
   if (n < fed.min_participants) {
     quorum_since_.reset();
@@ -760,7 +828,10 @@ void RoundEngine::MaybeStartRound() {
     for (const auto& [id, p] : participants_) reported += (p.connected && feature_stats_.contains(id)) ? 1 : 0;
     bool all_reported = reported == n;
     if (!(all_reported && everyone) && now < *quorum_since_ + DurationFromSeconds(fed.cohort_wait_s)) return;
-    if (!FreezeFeatureStats()) return;
+    if (!FreezeFeatureStats()) {
+      awaiting_feature_stats_ = true;  // until the next report or connection (NextWakeup)
+      return;
+    }
     StartRound();
     return;
   }
@@ -921,6 +992,12 @@ void RoundEngine::Finalize() {
       FailFinalize("model_seal_failed", "the new global model could not be sealed: ", s.error());
       return;
     }
+    if (!s && rs.model_changed) {
+      // The model changed and cannot be restored: stop before anything is checkpointed (a
+      // restart resumes from the last checkpoint and runs this round again).
+      FailFinalize("model_not_finite", "the new global model is not finite: ", s.error());
+      return;
+    }
     if (!s) {
       // The aggregate could not be applied (e.g. a robust rule's precondition): the round aborts,
       // the model is unchanged, and the signed result says why.
@@ -989,6 +1066,14 @@ Status RoundEngine::FinalizeCompleted(protocol::RoundResult& result) {
     rs.sum.clear();
     rs.sum.shrink_to_fit();
   }
+  // Apply* checks that the update keeps the model and the optimizer state finite before it
+  // changes either (a failure above is an aborted round with both unchanged). This re-checks the
+  // model before it is sealed and checkpointed: a non-finite model would be served, and refused
+  // by every restart.
+  if (!std::all_of(state_.model.begin(), state_.model.end(), [](float v) { return std::isfinite(v); })) {
+    rs.model_changed = true;
+    return Fail(ErrorCode::kInternal, "the aggregate left a non-finite value in the model");
+  }
   if (privacy_->enabled()) {
     CAIRN_RETURN_IF_ERROR(privacy_->ChargeRound(rs.clip_bits_below, rs.committed.size()));
   }
@@ -1009,6 +1094,22 @@ Status RoundEngine::FinalizeCompleted(protocol::RoundResult& result) {
 }
 
 void RoundEngine::SignAsHead(protocol::RoundResult& result) {
+  // Nothing non-finite is signed: JSON has no inf or NaN, and results.jsonl must parse back on
+  // every restart. A metric without a finite value is dropped (counted, logged by name: the
+  // names are the aggregator's); a scalar NaN is made the canonical quiet NaN, which the JSON
+  // form round-trips ("nan").
+  for (auto* list : {&result.metrics, &result.extensions, &result.strategy_params}) {
+    std::erase_if(*list, [&](const protocol::Metric& m) {
+      if (std::isfinite(m.value)) return false;
+      ++counters_.metrics_dropped;
+      log::Error("result_metric_dropped", {{"round", result.round}, {"reason", m.name + " is not finite"}});
+      return true;
+    });
+  }
+  for (double* v : {&result.epsilon_spent, &result.delta, &result.noise_multiplier, &result.clip_norm}) {
+    if (std::isnan(*v)) *v = std::numeric_limits<double>::quiet_NaN();
+  }
+  result.detail = protocol::ToValidUtf8(result.detail);
   protocol::SignResult(result, keys_.signing);
   auto hash = protocol::ResultHash(result);
   state_.head_round = result.round;

@@ -145,7 +145,13 @@ class RoundEngine {
     std::uint64_t bytes_out = 0;
     std::uint64_t chunks_dropped = 0;
     std::map<std::string, std::uint64_t> rejections;  // by reject-code name
+    // Self-reported metrics left out of a signed result (a commit's train_loss that is not a
+    // finite number within ±kMaxSelfReportedMetric, or any non-finite value about to be signed).
+    std::uint64_t metrics_dropped = 0;
   };
+  // Bound on a self-reported metric (train_loss) that is folded into a signed result: the
+  // example-weighted sum stays finite (|value| · 2^40 examples · the roster).
+  static constexpr double kMaxSelfReportedMetric = 1e9;
   const Counters& counters() const { return counters_; }
   void CountBytesOut(std::uint64_t n) {
     counters_.bytes_out += n;
@@ -179,6 +185,7 @@ class RoundEngine {
     SessionId session{};
     bool connected = false;
     std::uint64_t last_eval_version = 0;
+    bool evaluated = false;  // an evaluation report was accepted (last_eval_version is its version)
   };
   struct RoundState;
 
@@ -270,6 +277,9 @@ class RoundEngine {
   std::size_t num_params_ = 0;
   bool model_parked_ = false;  // state_.model is empty; sealed_ holds it (while collecting)
   std::map<std::string, protocol::FeatureStats> feature_stats_;  // until frozen
+  // cohort_wait has passed with too few feature statistics: only a report or a connection can
+  // start the round now, so NextWakeup does not return the (past) end of cohort_wait.
+  bool awaiting_feature_stats_ = false;
   Counters counters_;
   std::unique_ptr<AnalyticsJob> analytics_;
   Clock::TimePoint analytics_deadline_{};

@@ -7,6 +7,7 @@
 #include "protocol/codec.h"
 #include "protocol/limits.h"
 #include "protocol/sealing.h"
+#include "protocol/text.h"
 
 namespace cairn::aggregator {
 
@@ -198,9 +199,11 @@ void AggregatorServer::HandleControl() {
       routes_[participant] = route;
       bool version = msg.error().code() == ErrorCode::kFailedPrecondition;
       log::Warn("message_refused", {{"participant", participant}, {"reason", msg.error().message()}});
+      // Within what the participant's decoder accepts (UTF-8, 1 KiB), whatever the message says.
       Send(participant, protocol::ErrorReply{version ? protocol::RejectCode::kVersionMismatch
                                                      : protocol::RejectCode::kMalformed,
-                                             msg.error().message()});
+                                             protocol::ToValidUtf8(protocol::TruncateUtf8(
+                                                 msg.error().message(), protocol::kMaxTextBytes))});
       continue;
     }
     if (auto* hello = std::get_if<protocol::Hello>(&*msg)) {

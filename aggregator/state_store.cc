@@ -1,6 +1,7 @@
 #include "aggregator/state_store.h"
 
 #include <bit>
+#include <cmath>
 #include <cstring>
 #include <nlohmann/json.hpp>
 
@@ -177,14 +178,21 @@ Status StateStore::AppendResult(const protocol::RoundResult& result) {
 
 Status StateStore::AppendEvaluation(const std::string& participant, const protocol::EvalReport& report) {
   if (report.metrics.empty()) return Ok();
+  // The participant's metrics go in their own object: a metric named "participant" or
+  // "model_version" cannot overwrite the fields the aggregator vouches for. Names are checked by
+  // the decoder ([A-Za-z0-9._-]{1,64}); non-finite values are left out (JSON has no inf or NaN).
+  nlohmann::ordered_json metrics = nlohmann::ordered_json::object();
+  for (const auto& m : report.metrics) {
+    if (std::isfinite(m.value)) metrics[m.name] = m.value;
+  }
   nlohmann::ordered_json j;
   j["participant"] = participant;
   j["model_version"] = report.model_version;
   j["round"] = report.round;
-  for (const auto& m : report.metrics) {
-    if (std::isfinite(m.value)) j[m.name] = m.value;
-  }
-  return AppendLineDurable(dir_ / "evaluations.jsonl", j.dump());
+  j["metrics"] = std::move(metrics);
+  // Defence in depth: a name that escaped the decoder's checks is replaced, never thrown on.
+  return AppendLineDurable(dir_ / "evaluations.jsonl",
+                           j.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace));
 }
 
 Status StateStore::SaveModel(std::span<const float> model) {

@@ -1,6 +1,7 @@
 // What the aggregator writes to its state folder:
 //   results.jsonl       every signed round result, one JSON object per line (append, fsync)
-//   evaluations.jsonl   evaluation reports of participants (metadata: loss, accuracy, counts)
+//   evaluations.jsonl   evaluation reports of participants (metadata: loss, accuracy, counts), one
+//                       {"participant", "model_version", "round", "metrics": {name: value}} a line
 //   global.f32          the current global model, raw little-endian float32
 //   global.pt           the same, as a file libtorch and PyTorch load (torch.save format)
 //   checkpoint.sealed   the engine state, sealed under the platform's sealing key (issue 6)

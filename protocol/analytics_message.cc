@@ -4,6 +4,7 @@
 #include "common/analytics/query_spec.h"
 #include "common/core/bytes.h"
 #include "common/crypto/crypto.h"
+#include "protocol/text.h"
 
 namespace cairn::protocol {
 namespace {
@@ -46,6 +47,17 @@ struct Reader {
     if (b.size() - at < n) return Fail(Bad(std::string("truncated ") + what));
     out.assign(reinterpret_cast<const char*>(b.data() + at), n);
     at += n;
+    // Names and reasons reach log lines, rejection details and JSON: UTF-8 only.
+    if (!IsValidUtf8(out)) return Fail(Bad(std::string("the ") + what + " is not valid UTF-8"));
+    return Ok();
+  }
+  // A query name: what the configuration allows (analytics::kMaxNameBytes, [A-Za-z0-9._-]).
+  Status QueryName(std::string& out) {
+    CAIRN_RETURN_IF_ERROR(Text(out, analytics::kMaxNameBytes, "query name"));
+    if (!IsValidMetricName(out)) {
+      return Fail(Bad("the query name must be 1 to " + std::to_string(analytics::kMaxNameBytes) +
+                      " characters of [A-Za-z0-9._-]"));
+    }
     return Ok();
   }
 };
@@ -69,8 +81,9 @@ Result<Bytes> EncodeAnalytics(const AnalyticsMessage& message) {
   } else if (auto* d = std::get_if<AnalyticsDecline>(&message)) {
     out.push_back(kDecline);
     AppendU64(out, d->job);
-    PutText(out, d->query.substr(0, analytics::kMaxNameBytes));
-    PutText(out, d->reason.substr(0, kMaxDeclineReasonBytes));
+    // Cut at a character boundary: the decoder refuses a reason that is not UTF-8.
+    PutText(out, TruncateUtf8(d->query, analytics::kMaxNameBytes));
+    PutText(out, TruncateUtf8(d->reason, kMaxDeclineReasonBytes));
   } else if (auto* rel = std::get_if<AnalyticsRelease>(&message)) {
     if (rel->results_json.size() > kMaxReleaseJsonBytes) {
       return Fail(ErrorCode::kOutOfRange, "the results JSON has " + std::to_string(rel->results_json.size()) +
@@ -99,7 +112,7 @@ Result<AnalyticsMessage> DecodeAnalytics(ByteSpan bytes) {
       if (n > analytics::kMaxQueries) return Fail(Bad("a request for " + std::to_string(n) + " queries"));
       for (std::uint32_t i = 0; i < n; ++i) {
         std::string name;
-        CAIRN_RETURN_IF_ERROR(r.Text(name, analytics::kMaxNameBytes, "query name"));
+        CAIRN_RETURN_IF_ERROR(r.QueryName(name));
         m.queries.push_back(std::move(name));
       }
       out = std::move(m);
@@ -114,7 +127,7 @@ Result<AnalyticsMessage> DecodeAnalytics(ByteSpan bytes) {
     }
     case kDecline: {
       AnalyticsDecline m{job, {}, {}};
-      CAIRN_RETURN_IF_ERROR(r.Text(m.query, analytics::kMaxNameBytes, "query name"));
+      CAIRN_RETURN_IF_ERROR(r.QueryName(m.query));
       CAIRN_RETURN_IF_ERROR(r.Text(m.reason, kMaxDeclineReasonBytes, "decline reason"));
       out = std::move(m);
       break;

@@ -8,6 +8,7 @@
 
 #include "protocol/cairn.capnp.h"
 #include "protocol/limits.h"
+#include "protocol/text.h"
 
 namespace cairn::protocol {
 namespace {
@@ -235,9 +236,16 @@ class Decoder {
       return Fail(Bad(std::string(field) + " is " + std::to_string(t.size()) +
                       " bytes, above the limit of " + std::to_string(max)));
     }
-    return std::string(t.cStr(), t.size());
+    // Cap'n Proto declares Text UTF-8 but does not check it; the texts end up in log lines,
+    // rejection details and JSON files, whose writers must never see anything else.
+    std::string_view text(t.cStr(), t.size());
+    if (!IsValidUtf8(text)) return Fail(Bad(std::string(field) + " is not valid UTF-8"));
+    return std::string(text);
   }
-  Result<std::vector<Metric>> Metrics(capnp::List<wire::Metric>::Reader list, const char* field) {
+  // `self_reported`: metrics a participant chose (Commit, EvalReport); their names become JSON
+  // keys and log values, so they must be 1 to 64 characters of [A-Za-z0-9._-].
+  Result<std::vector<Metric>> Metrics(capnp::List<wire::Metric>::Reader list, const char* field,
+                                      bool self_reported = false) {
     if (list.size() > kMaxMetrics) {
       return Fail(Bad(std::string(field) + " has " + std::to_string(list.size()) +
                       " entries, above the limit of " + std::to_string(kMaxMetrics)));
@@ -245,7 +253,12 @@ class Decoder {
     std::vector<Metric> out;
     out.reserve(list.size());
     for (auto m : list) {
-      CAIRN_ASSIGN_OR_RETURN(std::string name, Text(m.getName(), kMaxMetricNameBytes, field));
+      const std::string which = std::string(field) + ": the name of metric " + std::to_string(out.size());
+      CAIRN_ASSIGN_OR_RETURN(std::string name, Text(m.getName(), kMaxMetricNameBytes, which.c_str()));
+      if (self_reported && !IsValidMetricName(name)) {
+        return Fail(Bad(which + " must be 1 to " + std::to_string(kMaxMetricNameChars) +
+                        " characters of [A-Za-z0-9._-]"));
+      }
       out.push_back(Metric{std::move(name), m.getValue()});
     }
     return out;
@@ -409,7 +422,7 @@ Result<Message> Decoder::Body(wire::Envelope::Body::Reader body) {
       m.chunks = r.getChunks();
       CAIRN_ASSIGN_OR_RETURN(m.digest, Fixed<32>(r.getDigest(), "digest"));
       m.num_examples = r.getNumExamples();
-      CAIRN_ASSIGN_OR_RETURN(m.metrics, Metrics(r.getMetrics(), "commit metrics"));
+      CAIRN_ASSIGN_OR_RETURN(m.metrics, Metrics(r.getMetrics(), "commit metrics", /*self_reported=*/true));
       m.within_clip = r.getWithinClip();
       return m;
     }
@@ -469,7 +482,7 @@ Result<Message> Decoder::Body(wire::Envelope::Body::Reader body) {
       EvalReport m;
       m.model_version = r.getModelVersion();
       m.round = r.getRound();
-      CAIRN_ASSIGN_OR_RETURN(m.metrics, Metrics(r.getMetrics(), "evaluation metrics"));
+      CAIRN_ASSIGN_OR_RETURN(m.metrics, Metrics(r.getMetrics(), "evaluation metrics", /*self_reported=*/true));
       return m;
     }
     case wire::Envelope::Body::ERROR: {

@@ -1,6 +1,8 @@
 #include "protocol/round_result.h"
 
 #include <bit>
+#include <cmath>
+#include <limits>
 #include <cstring>
 #include <nlohmann/json.hpp>
 
@@ -71,9 +73,32 @@ crypto::Sha256Digest ResultHash(const RoundResult& result) {
 
 namespace {
 
+// JSON has no inf or NaN (nlohmann writes null, which then does not parse back as a number). The
+// engine never signs one (it drops such a metric first), but should one reach this writer it is
+// written as the string "inf", "-inf" or "nan", which ResultFromJson reads back: never a silent
+// null that makes the line unreadable on restart.
+nlohmann::ordered_json NumberJson(double v) {
+  if (std::isfinite(v)) return v;
+  return std::isnan(v) ? "nan" : (v > 0 ? "inf" : "-inf");
+}
+
+bool IsNumberJson(const nlohmann::json& j) {
+  return j.is_number() || (j.is_string() && (j == "inf" || j == "-inf" || j == "nan"));
+}
+
+double NumberFromJson(const nlohmann::json& j) {
+  if (j.is_string()) {
+    const auto& s = j.get_ref<const std::string&>();
+    if (s == "inf") return std::numeric_limits<double>::infinity();
+    if (s == "-inf") return -std::numeric_limits<double>::infinity();
+    if (s == "nan") return std::numeric_limits<double>::quiet_NaN();
+  }
+  return j.get<double>();  // throws type_error for anything else
+}
+
 nlohmann::ordered_json MetricsJson(const std::vector<Metric>& metrics) {
   auto arr = nlohmann::ordered_json::array();
-  for (const auto& m : metrics) arr.push_back({{"name", m.name}, {"value", m.value}});
+  for (const auto& m : metrics) arr.push_back({{"name", m.name}, {"value", NumberJson(m.value)}});
   return arr;
 }
 
@@ -98,10 +123,10 @@ Status MetricsField(const nlohmann::json& j, const char* key, std::vector<Metric
   }
   for (const auto& m : j[key]) {
     if (!m.is_object() || !m.contains("name") || !m["name"].is_string() || !m.contains("value") ||
-        !m["value"].is_number()) {
+        !IsNumberJson(m["value"])) {
       return Fail(ErrorCode::kInvalidArgument, std::string("field '") + key + "' has a malformed metric");
     }
-    out.push_back(Metric{m["name"].get<std::string>(), m["value"].get<double>()});
+    out.push_back(Metric{m["name"].get<std::string>(), NumberFromJson(m["value"])});
   }
   return Ok();
 }
@@ -123,10 +148,10 @@ std::string ResultToJson(const RoundResult& r) {
   j["strategy_params"] = MetricsJson(r.strategy_params);
   j["platform"] = r.platform;
   j["config_hash"] = HexEncode(r.config_hash);
-  j["epsilon_spent"] = r.epsilon_spent;
-  j["delta"] = r.delta;
-  j["noise_multiplier"] = r.noise_multiplier;
-  j["clip_norm"] = r.clip_norm;
+  j["epsilon_spent"] = NumberJson(r.epsilon_spent);
+  j["delta"] = NumberJson(r.delta);
+  j["noise_multiplier"] = NumberJson(r.noise_multiplier);
+  j["clip_norm"] = NumberJson(r.clip_norm);
   j["prev_hash"] = HexEncode(r.prev_hash);
   j["unix_millis"] = r.unix_millis;
   j["final"] = r.final;
@@ -134,7 +159,8 @@ std::string ResultToJson(const RoundResult& r) {
   j["extensions"] = MetricsJson(r.extensions);
   j["signature"] = HexEncode(r.signature);
   j["hash"] = HexEncode(ResultHash(r));
-  return j.dump();
+  // The engine signs only valid UTF-8 (the decoders refuse anything else); replace, never throw.
+  return j.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
 }
 
 Result<RoundResult> ResultFromJson(std::string_view line) {
@@ -161,10 +187,10 @@ Result<RoundResult> ResultFromJson(std::string_view line) {
     r.num_params = j.at("num_params").get<std::uint64_t>();
     r.strategy = j.at("strategy").get<std::string>();
     r.platform = j.at("platform").get<std::string>();
-    r.epsilon_spent = j.at("epsilon_spent").get<double>();
-    r.delta = j.at("delta").get<double>();
-    r.noise_multiplier = j.at("noise_multiplier").get<double>();
-    r.clip_norm = j.at("clip_norm").get<double>();
+    r.epsilon_spent = NumberFromJson(j.at("epsilon_spent"));
+    r.delta = NumberFromJson(j.at("delta"));
+    r.noise_multiplier = NumberFromJson(j.at("noise_multiplier"));
+    r.clip_norm = NumberFromJson(j.at("clip_norm"));
     r.unix_millis = j.at("unix_millis").get<std::int64_t>();
     r.final = j.at("final").get<bool>();
     auto prev = HexDecode(j.at("prev_hash").get<std::string>());

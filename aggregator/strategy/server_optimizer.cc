@@ -5,6 +5,10 @@
 namespace cairn::strategy {
 namespace {
 
+// Whether a double stored as float32 stays finite (the cast of a value beyond FLT_MAX, after
+// rounding, is ±inf).
+bool FitsFloat(double v) { return std::isfinite(static_cast<float>(v)); }
+
 class PlainOptimizer final : public ServerOptimizer {
  public:
   explicit PlainOptimizer(double eta) : eta_(eta) {}
@@ -15,6 +19,13 @@ class PlainOptimizer final : public ServerOptimizer {
     for (std::size_t j = 0; j < global.size(); ++j) {
       global[j] = static_cast<float>(static_cast<double>(global[j]) + eta_ * delta[j]);
     }
+  }
+  std::optional<std::size_t> FirstOverflow(std::size_t /*offset*/, std::span<const float> global,
+                                           std::span<const double> delta) const override {
+    for (std::size_t j = 0; j < global.size(); ++j) {
+      if (!FitsFloat(static_cast<double>(global[j]) + eta_ * delta[j])) return j;
+    }
+    return std::nullopt;
   }
   std::vector<StateVector> State() override { return {}; }
   std::uint64_t StateBytes() const override { return 0; }
@@ -36,6 +47,15 @@ class MomentumOptimizer final : public ServerOptimizer {
       u[j] = static_cast<float>(u_new);
       global[j] = static_cast<float>(static_cast<double>(global[j]) + eta_ * u_new);
     }
+  }
+  std::optional<std::size_t> FirstOverflow(std::size_t offset, std::span<const float> global,
+                                           std::span<const double> delta) const override {
+    const float* u = u_.data() + offset;
+    for (std::size_t j = 0; j < global.size(); ++j) {
+      const double u_new = momentum_ * static_cast<double>(u[j]) + delta[j];
+      if (!FitsFloat(u_new) || !FitsFloat(static_cast<double>(global[j]) + eta_ * u_new)) return j;
+    }
+    return std::nullopt;
   }
   std::vector<StateVector> State() override { return {{"momentum", u_, false}}; }
   std::uint64_t StateBytes() const override { return 4ull * u_.size(); }
@@ -63,35 +83,53 @@ class AdaptiveOptimizer final : public ServerOptimizer {
     float* m = m_.data() + offset;
     float* v = v_.data() + offset;
     for (std::size_t j = 0; j < global.size(); ++j) {
-      const double d = delta[j];
-      const double d2 = d * d;
-      const double m_new = beta1_ * static_cast<double>(m[j]) + (1.0 - beta1_) * d;
-      const double v_old = static_cast<double>(v[j]);
-      double v_new = 0;
-      switch (kind_) {
-        case AdaptiveKind::kAdagrad:
-          v_new = v_old + d2;
-          break;
-        case AdaptiveKind::kAdam:
-          v_new = beta2_ * v_old + (1.0 - beta2_) * d2;
-          break;
-        case AdaptiveKind::kYogi: {
-          const double diff = v_old - d2;
-          const double sign = diff > 0 ? 1.0 : (diff < 0 ? -1.0 : 0.0);
-          v_new = v_old - (1.0 - beta2_) * d2 * sign;
-          break;
-        }
-      }
-      m[j] = static_cast<float>(m_new);
-      v[j] = static_cast<float>(v_new);
-      global[j] = static_cast<float>(static_cast<double>(global[j]) +
-                                     eta_ * m_new / (std::sqrt(v_new) + tau_));
+      const Step s = StepAt(m[j], v[j], global[j], delta[j]);
+      m[j] = static_cast<float>(s.m);
+      v[j] = static_cast<float>(s.v);
+      global[j] = static_cast<float>(s.x);
     }
+  }
+  std::optional<std::size_t> FirstOverflow(std::size_t offset, std::span<const float> global,
+                                           std::span<const double> delta) const override {
+    const float* m = m_.data() + offset;
+    const float* v = v_.data() + offset;
+    for (std::size_t j = 0; j < global.size(); ++j) {
+      const Step s = StepAt(m[j], v[j], global[j], delta[j]);
+      if (!FitsFloat(s.m) || !FitsFloat(s.v) || !FitsFloat(s.x)) return j;
+    }
+    return std::nullopt;
   }
   std::vector<StateVector> State() override { return {{"m", m_, false}, {"v", v_, true}}; }
   std::uint64_t StateBytes() const override { return 4ull * (m_.size() + v_.size()); }
 
  private:
+  // One coordinate's new m, v and model value, in double (ApplyBlock and FirstOverflow share it,
+  // so the dry run sees exactly what the update stores).
+  struct Step {
+    double m, v, x;
+  };
+  Step StepAt(float m, float v, float x, double d) const {
+    const double d2 = d * d;
+    const double m_new = beta1_ * static_cast<double>(m) + (1.0 - beta1_) * d;
+    const double v_old = static_cast<double>(v);
+    double v_new = 0;
+    switch (kind_) {
+      case AdaptiveKind::kAdagrad:
+        v_new = v_old + d2;
+        break;
+      case AdaptiveKind::kAdam:
+        v_new = beta2_ * v_old + (1.0 - beta2_) * d2;
+        break;
+      case AdaptiveKind::kYogi: {
+        const double diff = v_old - d2;
+        const double sign = diff > 0 ? 1.0 : (diff < 0 ? -1.0 : 0.0);
+        v_new = v_old - (1.0 - beta2_) * d2 * sign;
+        break;
+      }
+    }
+    return {m_new, v_new, static_cast<double>(x) + eta_ * m_new / (std::sqrt(v_new) + tau_)};
+  }
+
   AdaptiveKind kind_;
   double eta_;
   double beta1_;

@@ -11,6 +11,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <vector>
@@ -25,6 +26,14 @@ class ServerOptimizer {
   // length). The caller guarantees the sizes and that Δ is finite.
   virtual void ApplyBlock(std::size_t offset, std::span<float> global,
                           std::span<const double> delta) = 0;
+
+  // A dry run of ApplyBlock with the same arguments: the index (within the block) of the first
+  // coordinate where it would store a non-finite float in the model or a state vector (a finite
+  // Δ can still overflow float32: Δ² in Adam's v, η·Δ added to the model), or nullopt when every
+  // value would stay finite. Changes nothing: strategies call it before ApplyBlock so that a round
+  // that would overflow fails before touching the model or the state.
+  virtual std::optional<std::size_t> FirstOverflow(std::size_t offset, std::span<const float> global,
+                                                   std::span<const double> delta) const = 0;
 
   // The optimizer's state vectors by name ("momentum", "m", "v"), each P floats, in a fixed
   // order; empty for stateless optimizers. Mutable so that checkpoints can be loaded in place.

@@ -8,6 +8,7 @@
 #include <cstring>
 #include <limits>
 #include <numeric>
+#include <optional>
 
 #include "aggregator/strategy/robust_rules.h"
 #include "aggregator/strategy/server_optimizer.h"
@@ -335,6 +336,10 @@ class ComposedStrategy final : public Strategy {
                   name_ + ": mean update has a non-finite value at index " +
                       std::to_string(it - mean_delta.begin()));
     }
+    // A finite mean can still overflow float32 in the model or the state (Δ² in v): checked
+    // before anything is written, so the round fails with the model and state unchanged (a
+    // non-finite state would be checkpointed and refused by LoadState on every restart).
+    if (auto j = optimizer_->FirstOverflow(0, global, mean_delta)) return OverflowError(*j);
     optimizer_->ApplyBlock(0, global, mean_delta);
     ++rounds_;
     return Ok();
@@ -375,28 +380,66 @@ class ComposedStrategy final : public Strategy {
       scales[i] = ClipScale(std::sqrt(sq), norm_bound_);
     }
 
+    // The rule runs twice over the held updates: a dry run that only checks that applying its
+    // output keeps the model and the state finite (float32 overflow), then the real one. The
+    // rules are deterministic, so both see the same blocks; this costs a second pass instead of
+    // a P-sized buffer, and keeps "fails before touching the model or the state".
+    std::optional<std::size_t> overflow;
+    const BlockSink check = [&](std::size_t offset, std::span<const double> block) {
+      if (overflow) return;
+      if (auto j = optimizer_->FirstOverflow(offset, global.subspan(offset, block.size()), block)) {
+        overflow = offset + *j;
+      }
+    };
     const BlockSink apply = [&](std::size_t offset, std::span<const double> block) {
       optimizer_->ApplyBlock(offset, global.subspan(offset, block.size()), block);
     };
+    // Selections (Krum's ranking, Bulyan's set) depend only on the updates: computed once.
+    std::vector<std::size_t> ranking;
+    std::vector<std::size_t> selected;
+    if (rule_.rule == Rule::kKrum || rule_.rule == Rule::kMultiKrum) {
+      const auto dist = PairwiseSquaredDistances(deltas, scales);
+      std::vector<std::size_t> all(n);
+      std::iota(all.begin(), all.end(), std::size_t{0});
+      ranking = KrumRanking(dist, n, all, rule_.f);
+    } else if (rule_.rule == Rule::kBulyan) {
+      const auto dist = PairwiseSquaredDistances(deltas, scales);
+      selected = BulyanSelection(dist, n, rule_.f);
+    }
+    RunRule(deltas, weights, scales, total_weight, ranking, selected, check);
+    if (overflow) return OverflowError(*overflow);
+    RunRule(deltas, weights, scales, total_weight, ranking, selected, apply);
+    ++rounds_;
+    return Ok();
+  }
+
+  Status OverflowError(std::size_t index) const {
+    return Fail(ErrorCode::kOutOfRange,
+                name_ + ": applying this round's update would overflow float32 in the model or the "
+                        "optimizer state at index " + std::to_string(index) +
+                    "; the model and the state are unchanged");
+  }
+
+  // The rule's output, block by block, into `sink` (ranking: Krum's, selected: Bulyan's).
+  void RunRule(const std::vector<std::span<const float>>& deltas, std::span<const double> weights,
+               const std::vector<double>& scales, double total_weight, const std::vector<std::size_t>& ranking,
+               const std::vector<std::size_t>& selected, const BlockSink& sink) const {
+    const std::size_t n = deltas.size();
     switch (rule_.rule) {
       case Rule::kMean: {
         std::vector<double> coefficients(n);
         for (std::size_t i = 0; i < n; ++i) coefficients[i] = weights[i] * scales[i];
-        WeightedSum(deltas, coefficients, total_weight, apply);
+        WeightedSum(deltas, coefficients, total_weight, sink);
         break;
       }
       case Rule::kMedian:
-        CoordinateMedian(deltas, scales, apply);
+        CoordinateMedian(deltas, scales, sink);
         break;
       case Rule::kTrimmedMean:
-        CoordinateTrimmedMean(deltas, scales, TrimCount(n), apply);
+        CoordinateTrimmedMean(deltas, scales, TrimCount(n), sink);
         break;
       case Rule::kKrum:
       case Rule::kMultiKrum: {
-        const auto dist = PairwiseSquaredDistances(deltas, scales);
-        std::vector<std::size_t> all(n);
-        std::iota(all.begin(), all.end(), std::size_t{0});
-        const auto ranking = KrumRanking(dist, n, all, rule_.f);
         std::size_t keep = 1;
         if (rule_.rule == Rule::kMultiKrum) keep = rule_.m == 0 ? n - rule_.f : rule_.m;
         Deltas chosen;
@@ -405,18 +448,13 @@ class ComposedStrategy final : public Strategy {
           chosen.push_back(deltas[ranking[t]]);
           coefficients.push_back(scales[ranking[t]]);
         }
-        WeightedSum(chosen, coefficients, static_cast<double>(keep), apply);
+        WeightedSum(chosen, coefficients, static_cast<double>(keep), sink);
         break;
       }
-      case Rule::kBulyan: {
-        const auto dist = PairwiseSquaredDistances(deltas, scales);
-        const auto selected = BulyanSelection(dist, n, rule_.f);
-        BulyanCoordinates(deltas, scales, selected, rule_.f, apply);
+      case Rule::kBulyan:
+        BulyanCoordinates(deltas, scales, selected, rule_.f, sink);
         break;
-      }
     }
-    ++rounds_;
-    return Ok();
   }
 
   Bytes SaveState() const override {

@@ -72,13 +72,15 @@ class Strategy {
 
   // Streaming strategies only. mean_delta = Σ w_i·Δ_i / Σ w_i, n_params() long, finite.
   // kFailedPrecondition for robust strategies; kInvalidArgument for a size mismatch or a
-  // non-finite value (with its index).
+  // non-finite value (with its index); kOutOfRange when applying it would overflow float32 in the
+  // model or the optimizer state (checked first: nothing is changed).
   virtual Status ApplyMean(std::span<float> global, std::span<const double> mean_delta) = 0;
 
   // All strategies. deltas[i] = w_i − global for participant i (borrowed for the call), each
   // n_params() long and finite; weights[i] = its example count, > 0 and finite (robust rules
   // ignore weights: a claimed example count is untrusted). Clips each Δ_i to norm_bound() first.
-  // kInvalidArgument names the participant index for a bad size, weight or value.
+  // kInvalidArgument names the participant index for a bad size, weight or value; kOutOfRange as
+  // ApplyMean (the rule runs once as a dry run to check, then once to apply).
   virtual Status ApplyRobust(std::span<float> global,
                              const std::vector<std::span<const float>>& deltas,
                              std::span<const double> weights) = 0;

@@ -3,6 +3,7 @@
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <array>
 #include <chrono>
 #include <cmath>
@@ -54,9 +55,15 @@ std::string TextValue(const Field::Value& v) {
       [](const auto& x) -> std::string {
         using T = std::decay_t<decltype(x)>;
         if constexpr (std::is_same_v<T, std::string>) {
-          bool plain = !x.empty() && x.find_first_of(" \"=\n\t") == std::string::npos;
+          // Bare only when it is printable ASCII without a quote or '=': anything else (spaces,
+          // control characters that could forge a line, non-ASCII) is JSON-quoted.
+          bool plain = !x.empty() && std::all_of(x.begin(), x.end(), [](char c) {
+            return c > ' ' && c < 0x7F && c != '"' && c != '=';
+          });
           if (plain) return x;
-          return nlohmann::json(x).dump();
+          // Values may carry a peer's bytes (a decline reason, a query name in a rejection
+          // detail): invalid UTF-8 is replaced, never thrown on, in both formats.
+          return nlohmann::json(x).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
         } else if constexpr (std::is_same_v<T, bool>) {
           return x ? "true" : "false";
         } else if constexpr (std::is_same_v<T, double>) {

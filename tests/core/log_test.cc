@@ -24,5 +24,22 @@ TEST(Log, TextQuotesStringsWithSpaces) {
   EXPECT_NE(line.find("warn participant: refused reason=\"sim not allowed\" round=2"), std::string::npos) << line;
 }
 
+// Review item 3: a peer's text (a decline reason, a query name in a rejection detail) that is not
+// UTF-8 must not throw out of the text format (it used a strict dump); control characters are
+// quoted so no line can be forged.
+TEST(Log, TextFormatNeverThrowsOnInvalidUtf8) {
+  std::string line;
+  ASSERT_NO_THROW(line = Render(Format::kText, Level::kWarn, "aggregator", "analytics_declined",
+                                {{"reason", "policy \xff rule"}, {"query", "q\xfe"}}, 0));
+  EXPECT_NE(line.find("reason=\"policy \xEF\xBF\xBD rule\""), std::string::npos) << line;
+  EXPECT_NE(line.find("query=\"q\xEF\xBF\xBD\""), std::string::npos) << line;
+  ASSERT_NO_THROW(line = Render(Format::kJson, Level::kWarn, "aggregator", "analytics_declined",
+                                {{"reason", "policy \xff rule"}}, 0));
+  EXPECT_TRUE(nlohmann::json::accept(line)) << line;
+  line = Render(Format::kText, Level::kWarn, "aggregator", "x", {{"reason", "a\rfake=1"}, {"query", "plain_name"}}, 0);
+  EXPECT_NE(line.find("reason=\"a\\rfake=1\""), std::string::npos) << line;
+  EXPECT_NE(line.find("query=plain_name"), std::string::npos) << line;
+}
+
 }  // namespace
 }  // namespace cairn::log
