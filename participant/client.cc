@@ -17,6 +17,7 @@
 #include "participant/analytics_session.h"
 #include "participant/attest_client.h"
 #include "participant/audit/evidence_record.h"
+#include "participant/audit/result_rules.h"
 #include "participant/masking_session.h"
 #include "protocol/analytics_message.h"
 #include "protocol/codec.h"
@@ -45,6 +46,10 @@ Result<ChainState> LoadChainState(const std::filesystem::path& state_dir) {
     auto h = HexDecode(j.at("last_hash").get<std::string>());
     if (!h || (!h->empty() && h->size() != 32)) throw std::runtime_error("last_hash must be 32 bytes of hex");
     s.last_hash = std::move(*h);
+    // Written since results are checked against their predecessor's ε and final flag; older
+    // files lack them and start from "nothing known" (ε 0, not final).
+    if (j.contains("last_epsilon")) s.last_epsilon = j.at("last_epsilon").get<double>();
+    if (j.contains("final")) s.final = j.at("final").get<bool>();
   } catch (const std::exception& e) {
     return Fail(ErrorCode::kDataLoss, path.string() + " is corrupt (" + e.what() +
                                           "): refusing to guess the last verified round");
@@ -58,6 +63,8 @@ Status SaveChainState(const std::filesystem::path& state_dir, const ChainState& 
   j["federation"] = s.federation_id;
   j["last_round"] = s.last_round;
   j["last_hash"] = HexEncode(s.last_hash);
+  j["last_epsilon"] = s.last_epsilon;
+  j["final"] = s.final;
   return WriteFileAtomic(state_dir / "chain.json", j.dump(), 0600);
 }
 
@@ -550,9 +557,25 @@ Result<ParticipantClient::SessionEnd> ParticipantClient::RunSession(const std::a
     if (chain_.last_round > 0 && r.round > chain_.last_round + 1) {
       log::Warn("chain_gap", {{"round", r.round}, {"count", r.round - chain_.last_round - 1}});
     }
+    // The rules `cairn-participant audit` applies afterwards, applied before the result counts:
+    // contributors from the roster, the quorum, ε within the attested budget and never falling,
+    // nothing after a final result.
+    auto broken = CheckResultAgainstConfig(r, fed);
+    if (chain_.last_round > 0) {
+      for (auto& v : CheckResultSuccession(r, {chain_.last_round, chain_.last_epsilon, chain_.final})) {
+        broken.push_back(std::move(v));
+      }
+    }
+    if (!broken.empty()) {
+      return Fail(ErrorCode::kAborted, "round result " + std::to_string(r.round) +
+                                           " breaks the attested federation's rules (" + JoinViolations(broken) +
+                                           "); refusing it");
+    }
     auto h = protocol::ResultHash(r);
     chain_.last_round = r.round;
     chain_.last_hash.assign(h.begin(), h.end());
+    chain_.last_epsilon = r.epsilon_spent;
+    chain_.final = r.final;
     CAIRN_RETURN_IF_ERROR(SaveChainState(cfg.state_dir, chain_));
     summary_.last_round = r.round;
     analytics.OnVerifiedResult(r);
@@ -576,7 +599,9 @@ Result<ParticipantClient::SessionEnd> ParticipantClient::RunSession(const std::a
     return Ok();
   };
 
-  bool seen_final = false;
+  // Kept in chain.json: after a reconnect the aggregator only says goodbye to a participant that
+  // already verified the final result, which is then the federation's normal end.
+  bool seen_final = chain_.final;
   auto last_activity = std::chrono::steady_clock::now();
   while (true) {
     if (stop_signals.load() > 0) {

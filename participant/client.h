@@ -37,6 +37,8 @@ struct ChainState {
   std::string federation_id;
   std::uint64_t last_round = 0;
   Bytes last_hash;  // empty before the first result
+  double last_epsilon = 0;  // ε of that result: a later one may not say less
+  bool final = false;       // that result was marked final: nothing may follow it
 };
 Result<ChainState> LoadChainState(const std::filesystem::path& state_dir);
 Status SaveChainState(const std::filesystem::path& state_dir, const ChainState& state);

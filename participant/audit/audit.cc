@@ -8,16 +8,13 @@
 
 #include "common/core/file.h"
 #include "participant/attest_client.h"
+#include "participant/audit/result_rules.h"
 #include "protocol/federation_config.h"
 #include "protocol/round_result.h"
 #include "protocol/sealing.h"
 
 namespace cairn::participant::audit {
 namespace {
-
-// Relative slack on the ε budget comparison: the engine refuses any round whose ε would exceed
-// the budget, so a signed ε above it by more than rounding is a violation.
-constexpr double kEpsilonSlack = 1e-9;
 
 std::string Num(double v) {
   char buf[64];
@@ -125,8 +122,6 @@ void VerifyEvidenceRecords(const AuditInput& in, AuditReport& report, std::vecto
 
 void CheckResults(const AuditInput& in, const std::vector<AttestedKey>& keys, AuditReport& report) {
   const auto& fed = report.federation;
-  std::set<std::string> roster;
-  for (const auto& r : fed.roster) roster.insert(r.id);
   std::optional<protocol::RoundResult> prev;
   bool prev_unknown = false;  // the previous line did not parse: the chain link cannot be checked
   std::istringstream lines(in.results_text);
@@ -172,30 +167,7 @@ void CheckResults(const AuditInput& in, const std::vector<AttestedKey>& keys, Au
         violation("config-hash", "the result's config SHA-256 is " + HexEncode(r.config_hash) + ", attested " +
                                      report.config_hash_hex);
       }
-      std::vector<std::string> strangers;
-      for (const auto& c : r.contributors) {
-        if (!roster.contains(c)) strangers.push_back(c);
-      }
-      if (!strangers.empty()) {
-        violation("contributors", "not in the attested roster: " + Join(strangers));
-      }
-      if (r.status == protocol::RoundStatus::kCompleted && r.contributors.size() < fed.min_participants) {
-        violation("quorum", "completed with " + std::to_string(r.contributors.size()) +
-                                " contributors; the attested quorum is " + std::to_string(fed.min_participants));
-      }
-      // Privacy.
-      if (fed.privacy.enabled) {
-        if (r.epsilon_spent > fed.privacy.epsilon_budget * (1 + kEpsilonSlack)) {
-          violation("epsilon-budget", "ε = " + Num(r.epsilon_spent) + " exceeds the attested budget " +
-                                          Num(fed.privacy.epsilon_budget));
-        }
-        if (r.delta != fed.privacy.delta) {
-          violation("delta", "δ = " + Num(r.delta) + ", attested " + Num(fed.privacy.delta));
-        }
-      } else if (r.epsilon_spent != 0) {
-        violation("epsilon-budget", "differential privacy is off in the attested config, yet ε = " +
-                                        Num(r.epsilon_spent));
-      }
+      for (auto& v : CheckResultAgainstConfig(r, fed)) violation(std::move(v.check), std::move(v.detail));
     }
     if (signer && !signer->platform.empty() && r.platform != signer->platform) {
       violation("platform", "the result says platform '" + r.platform + "', its signing key was attested on '" +
@@ -223,12 +195,8 @@ void CheckResults(const AuditInput& in, const std::vector<AttestedKey>& keys, Au
         violation("hash-chain", "prev_hash " + (r.prev_hash.empty() ? std::string("(empty)") : HexEncode(r.prev_hash)) +
                                     " is not the hash of the previous result (" + HexEncode(h) + ")");
       }
-      if (prev->final) {
-        violation("after-final", "follows round " + std::to_string(prev->round) + ", which was marked final");
-      }
-      if (r.epsilon_spent < prev->epsilon_spent) {
-        violation("epsilon-decreasing", "ε = " + Num(r.epsilon_spent) + " after " + Num(prev->epsilon_spent) +
-                                            " in round " + std::to_string(prev->round));
+      for (auto& v : CheckResultSuccession(r, {prev->round, prev->epsilon_spent, prev->final})) {
+        violation(std::move(v.check), std::move(v.detail));
       }
     }
     if (report.first_round == 0) report.first_round = r.round;

@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <sstream>
 
+#include "common/core/file.h"
 #include "common/model/model_files.h"
 #include "common/net/net.h"
 #include "participant/attest_client.h"
@@ -450,6 +451,37 @@ TEST(ChainHead, ParticipantRefusesAHeadBehindOrForkedFromWhatItVerified) {
   EXPECT_TRUE(participant::CheckChainHead(chain, 4, Bytes(32, 1)));
   EXPECT_TRUE(participant::CheckChainHead(chain, 7, Bytes(32, 5)));
   EXPECT_TRUE(participant::CheckChainHead(participant::ChainState{}, 0, {}));
+}
+
+// chain.json keeps what the next result is checked against (ε never falls, nothing after a
+// final result) and what makes a goodbye after a reconnect the normal end; files written before
+// those fields existed still load.
+TEST(ChainHead, ChainFileKeepsEpsilonAndFinalAndReadsOlderFiles) {
+  auto dir = testing::MakeTempDir("chain-file");
+  participant::ChainState chain;
+  chain.federation_id = "f";
+  chain.last_round = 9;
+  chain.last_hash = Bytes(32, 3);
+  chain.last_epsilon = 2.5;
+  chain.final = true;
+  ASSERT_TRUE(participant::SaveChainState(dir, chain));
+  auto back = participant::LoadChainState(dir);
+  ASSERT_TRUE(back) << back.error().ToString();
+  EXPECT_EQ(back->last_round, 9u);
+  EXPECT_EQ(back->last_hash, chain.last_hash);
+  EXPECT_EQ(back->last_epsilon, 2.5);
+  EXPECT_TRUE(back->final);
+  ASSERT_TRUE(WriteFileAtomic(dir / "chain.json",
+                              std::string_view(R"({"federation":"f","last_round":4,"last_hash":")" + HexEncode(Bytes(32, 1)) + R"("})")));
+  auto older = participant::LoadChainState(dir);
+  ASSERT_TRUE(older) << older.error().ToString();
+  EXPECT_EQ(older->last_round, 4u);
+  EXPECT_EQ(older->last_epsilon, 0.0);
+  EXPECT_FALSE(older->final);
+  ASSERT_TRUE(WriteFileAtomic(dir / "chain.json", std::string_view(R"({"federation":"f","last_round":4,"last_hash":"","final":"yes"})")));
+  auto bad = participant::LoadChainState(dir);
+  ASSERT_FALSE(bad);
+  EXPECT_EQ(bad.error().code(), ErrorCode::kDataLoss);
 }
 
 }  // namespace

@@ -12,6 +12,8 @@
 #include <sstream>
 
 #include "common/core/file.h"
+#include "participant/audit/result_rules.h"
+#include "protocol/analytics_message.h"
 #include "protocol/codec.h"
 #include "protocol/federation_config.h"
 #include "protocol/round_result.h"
@@ -509,6 +511,71 @@ TEST_F(AuditTest, RawEvidenceWithSidecarNonce) {
   out.str("");
   EXPECT_EQ(RunAudit(args, out, err), 1);
   EXPECT_NE(out.str().find("evidence-time"), std::string::npos) << out.str();
+}
+
+// The rules the participant applies live (participant/client.cc) and the audit afterwards.
+protocol::FederationConfig RulesFederation() {
+  protocol::FederationConfig fed;
+  fed.min_participants = 3;
+  fed.roster = {{"a", {}}, {"b", {}}, {"c", {}}};
+  fed.privacy.enabled = false;
+  return fed;
+}
+
+protocol::RoundResult RulesResult(std::vector<std::string> contributors, double epsilon) {
+  protocol::RoundResult r;
+  r.round = 4;
+  r.status = protocol::RoundStatus::kCompleted;
+  r.contributors = std::move(contributors);
+  r.epsilon_spent = epsilon;
+  return r;
+}
+
+std::vector<std::string> Checks(const std::vector<ResultRuleViolation>& v) {
+  std::vector<std::string> out;
+  for (const auto& x : v) out.push_back(x.check);
+  return out;
+}
+
+TEST(ResultRules, TrainingRoundsNeedTheQuorumAndRosterAndSpendNoEpsilonWithoutALedger) {
+  auto fed = RulesFederation();
+  EXPECT_TRUE(CheckResultAgainstConfig(RulesResult({"a", "b", "c"}, 0), fed).empty());
+  EXPECT_EQ(Checks(CheckResultAgainstConfig(RulesResult({"a", "b"}, 0), fed)), std::vector<std::string>{"quorum"});
+  EXPECT_EQ(Checks(CheckResultAgainstConfig(RulesResult({"a", "b", "mallory"}, 0), fed)),
+            std::vector<std::string>{"contributors"});
+  auto eps = CheckResultAgainstConfig(RulesResult({"a", "b", "c"}, 1.0), fed);
+  ASSERT_EQ(Checks(eps), std::vector<std::string>{"epsilon-budget"});
+  EXPECT_NE(eps[0].detail.find("neither differential privacy nor clean-room queries"), std::string::npos);
+  // A failed-quorum round is allowed fewer contributors: it releases nothing.
+  auto failed = RulesResult({"a"}, 0);
+  failed.status = protocol::RoundStatus::kFailedQuorum;
+  EXPECT_TRUE(CheckResultAgainstConfig(failed, fed).empty());
+}
+
+TEST(ResultRules, AReleaseIsHeldToTheBudgetNotToTheTrainingQuorum) {
+  auto fed = RulesFederation();
+  fed.mode = "analytics";
+  fed.queries.resize(1);
+  fed.privacy.epsilon_budget = 2.0;
+  fed.privacy.delta = 1e-6;
+  auto release = RulesResult({"a", "b"}, 1.5);  // one party declined; its queries' minimums decided
+  release.detail = protocol::AnalyticsDigestDetail("{}");
+  release.delta = 1e-6;
+  EXPECT_TRUE(CheckResultAgainstConfig(release, fed).empty());
+  release.epsilon_spent = 2.5;
+  EXPECT_EQ(Checks(CheckResultAgainstConfig(release, fed)), std::vector<std::string>{"epsilon-budget"});
+  release.epsilon_spent = 1.5;
+  release.delta = 1e-5;
+  EXPECT_EQ(Checks(CheckResultAgainstConfig(release, fed)), std::vector<std::string>{"delta"});
+}
+
+TEST(ResultRules, NothingFollowsAFinalResultAndEpsilonNeverFalls) {
+  auto r = RulesResult({"a", "b", "c"}, 1.0);
+  EXPECT_TRUE(CheckResultSuccession(r, {3, 1.0, false}).empty());
+  EXPECT_EQ(Checks(CheckResultSuccession(r, {3, 1.0, true})), std::vector<std::string>{"after-final"});
+  auto falling = CheckResultSuccession(r, {3, 1.2, false});
+  EXPECT_EQ(Checks(falling), std::vector<std::string>{"epsilon-decreasing"});
+  EXPECT_EQ(JoinViolations(falling), "epsilon-decreasing: ε = 1 after 1.2 in round 3");
 }
 
 }  // namespace
