@@ -62,6 +62,7 @@ Result<std::unique_ptr<AggregatorApp>> AggregatorApp::Create(AppOptions options)
   eo.federation = fed;
   eo.config_hash = config_hash;
   eo.server = loaded.server;
+  eo.upload_idle_timeout_s = loaded.server.upload_idle_timeout_s;
   eo.platform = options.platform;
   eo.metrics = options.metrics;
   eo.head_unpublished = head_unpublished;

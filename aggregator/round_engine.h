@@ -73,6 +73,11 @@ struct EngineOptions {
   // parties verify results against the key they attested, and the old instance's is gone) and
   // then delivers it to the parties as they come back (Phase::kDelivering) instead of stopping.
   bool head_unpublished = false;
+  // An upload holding a staging slot that makes no progress (no chunk opens) for this long since
+  // the slot was granted or its last chunk loses the slot: it is rejected and the next waiting
+  // upload gets the slot. 0 = off (slots are then freed only by the round deadline). Wired from
+  // server.upload_idle_timeout_s where the [server] table has it.
+  double upload_idle_timeout_s = 30;
 };
 
 // The state that survives a restart (checkpointed after every round).
@@ -211,6 +216,10 @@ class RoundEngine {
   protocol::Task MakeTask(std::uint64_t round) const;
   void GrantSlots();
   void ReleaseUpload(const std::string& participant);
+  // Uploads that hold a slot and have made no progress for upload_idle_timeout_s are rejected
+  // and their slots granted to waiting uploads; UploadExpiry is the earliest such time.
+  void ExpireIdleUploads();
+  std::optional<Clock::TimePoint> UploadExpiry() const;
   void ReturnStaging(std::vector<float> buffer);
   void SetPhase(Phase phase);
   void ReportHealth() const;

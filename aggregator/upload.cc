@@ -68,30 +68,21 @@ void Upload::AttachStaging(std::vector<float> staging) {
   if (protocol::EncodingBytes(encoding_) != 4) scratch_.resize(layout_.chunk_bytes);
 }
 
-Checked<void> Upload::AddChunk(std::uint32_t index, bool last, std::span<const std::uint8_t> sealed) {
+Checked<Upload::ChunkResult> Upload::AddChunk(std::uint32_t index, bool last, std::span<const std::uint8_t> sealed) {
   if (staging_.empty()) return Reject(RejectCode::kBusy, "chunk arrived before the upload was granted a slot");
-  if (index >= layout_.chunks) {
-    return Reject(RejectCode::kBadChunk, "chunk index " + std::to_string(index) + " is out of range (" +
-                                             std::to_string(layout_.chunks) + " chunks)");
-  }
-  if (have_[index]) return Reject(RejectCode::kDuplicate, "chunk " + std::to_string(index) + " arrived twice");
-  if (last != (index + 1 == layout_.chunks)) {
-    return Reject(RejectCode::kBadChunk, "chunk " + std::to_string(index) + " has a wrong last-chunk flag");
-  }
+  // Anything an onlooker of the data plane could send is dropped, not held against the upload:
+  // checked before decryption (a filled index is never decrypted into again).
+  if (index >= layout_.chunks || have_[index] || last != (index + 1 == layout_.chunks)) return ChunkResult::kDropped;
   std::uint32_t n = layout_.size(index);
-  if (sealed.size() != std::size_t(n) + crypto::kAeadTagBytes) {
-    return Reject(RejectCode::kOversized, "chunk " + std::to_string(index) + " is " +
-                                              std::to_string(sealed.size()) + " bytes; " +
-                                              std::to_string(n + crypto::kAeadTagBytes) + " expected");
-  }
+  if (sealed.size() != std::size_t(n) + crypto::kAeadTagBytes) return ChunkResult::kDropped;
   auto aad = protocol::UploadChunkAad(round_, index, last);
   std::size_t width = protocol::EncodingBytes(encoding_);
   std::uint8_t* staging_bytes = reinterpret_cast<std::uint8_t*>(staging_.data());
   MutableByteSpan out = width == 4 ? MutableByteSpan(staging_bytes + layout_.offset(index), n)
                                    : MutableByteSpan(scratch_.data(), n);
-  if (!hpke_->OpenAt(index, aad, sealed, out)) {
-    return Reject(RejectCode::kBadChunk, "chunk " + std::to_string(index) + " does not decrypt");
-  }
+  // A chunk that does not authenticate leaves its slot unfilled (whatever OpenAt left there is
+  // overwritten by the authentic chunk, or wiped with the staging buffer).
+  if (!hpke_->OpenAt(index, aad, sealed, out)) return ChunkResult::kDropped;
   std::size_t first = layout_.offset(index) / width;
   std::span<const float> values = std::span<const float>(staging_).subspan(first, n / width);
   if (width != 4) {
@@ -103,7 +94,7 @@ Checked<void> Upload::AddChunk(std::uint32_t index, bool last, std::span<const s
   have_[index] = true;
   ++received_;
   bytes_received_ += sealed.size();
-  return {};
+  return ChunkResult::kOpened;
 }
 
 Checked<void> Upload::CheckCommit(const protocol::Commit& commit) const {

@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "common/core/clock.h"
 #include "common/crypto/crypto.h"
 #include "protocol/sealing.h"
 #include "protocol/types.h"
@@ -56,9 +57,17 @@ class Upload {
   std::span<float> staging() { return staging_; }
   bool has_staging() const { return !staging_.empty(); }
 
-  // Opens one chunk into the staging buffer. Duplicates, out-of-range indexes, wrong sizes and
-  // chunks that do not decrypt are refused.
-  Checked<void> AddChunk(std::uint32_t index, bool last, std::span<const std::uint8_t> sealed);
+  // What became of one chunk. The data plane is plain and a chunk names its upload by session
+  // id only, so anyone who sees a frame can send chunks for that upload (replay it, truncate it,
+  // flip bits). A chunk such a sender could have made (an index already filled or out of range,
+  // a wrong last-chunk flag or size, a ciphertext that does not authenticate) is kDropped: the
+  // upload goes on, and only authenticated chunks fill it (the commit digest covers every tag).
+  enum class ChunkResult { kOpened, kDropped };
+  // Opens one chunk into the staging buffer. An index already filled is dropped before anything
+  // is decrypted (the accepted data is never overwritten). Refused (Rejection) only for a chunk
+  // that authenticates and still cannot be used (a 16-bit value that does not decode): only
+  // the participant could have sent it.
+  Checked<ChunkResult> AddChunk(std::uint32_t index, bool last, std::span<const std::uint8_t> sealed);
 
   // The commit must name the same enc, every chunk must have arrived, and the digest over the
   // chunk tags must match.
@@ -68,6 +77,10 @@ class Upload {
   // sockets do not order against each other); processed when the last chunk lands.
   std::optional<protocol::Commit> pending_commit;
   bool complete() const { return received_ == layout_.chunks; }
+
+  // When the upload last made progress: its slot was granted, or a chunk opened. The engine
+  // releases a slot that makes none for server.upload_idle_timeout_s.
+  Clock::TimePoint last_progress{};
 
   State state() const { return state_; }
   void set_state(State s) { state_ = s; }

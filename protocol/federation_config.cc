@@ -137,6 +137,7 @@ Status ParseServer(TomlReader& t, ServerConfig& s) {
   CAIRN_RETURN_IF_ERROR(t.Get("data_listen", s.data_listen));
   CAIRN_RETURN_IF_ERROR(t.Get("state_dir", s.state_dir));
   CAIRN_RETURN_IF_ERROR(t.Get("max_concurrent_uploads", s.max_concurrent_uploads, 1u, 1024u));
+  CAIRN_RETURN_IF_ERROR(t.Get("upload_idle_timeout_s", s.upload_idle_timeout_s, 0.0, 86400.0));
   std::int64_t mem = static_cast<std::int64_t>(s.memory_limit_mb);
   CAIRN_RETURN_IF_ERROR(t.Get("memory_limit_mb", mem, 0, 1 << 30));
   s.memory_limit_mb = static_cast<std::uint64_t>(mem);

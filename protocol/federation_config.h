@@ -112,6 +112,7 @@ struct ServerConfig {
   std::string data_listen = "";                   // "" = same host, ephemeral port
   std::string state_dir = "cairn-state";
   std::uint32_t max_concurrent_uploads = 2;       // staging slots (memory: one model each)
+  double upload_idle_timeout_s = 30;              // a slot with no chunk opened this long is freed (0 = off)
   std::uint64_t memory_limit_mb = 0;              // refuse configurations above this (0 = off)
   std::string sim_platform_key = "";              // sim: the platform key file
   std::uint64_t init_seed = 1;                    // seed of the built-in initialization

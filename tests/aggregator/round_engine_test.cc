@@ -19,6 +19,7 @@
 #include "common/core/file.h"
 #include "common/model/model_spec.h"
 #include "protocol/round_result.h"
+#include "tests/aggregator/freed_scan.h"
 
 namespace cairn::aggregator {
 namespace {
@@ -101,6 +102,8 @@ class RoundEngineTest : public ::testing::Test {
     o.federation = fed_;
     o.config_hash = config_hash_;
     o.platform = "sim";
+    o.server = server_;
+    o.upload_idle_timeout_s = upload_idle_timeout_s_;
     return RoundEngine::Create(std::move(o), *keys_, clock_, outbox_, *store_, std::move(state));
   }
 
@@ -120,53 +123,101 @@ class RoundEngineTest : public ::testing::Test {
     ASSERT_FALSE(outbox_.To<protocol::Welcome>(p).empty());
   }
 
+  // One participant's upload in progress, driven step by step (what a well-behaved client sends,
+  // or not).
+  struct TestUpload {
+    std::string participant;
+    protocol::RoundOffer offer;
+    protocol::Welcome welcome;
+    protocol::ChunkLayout layout;
+    std::vector<float> values;
+    std::unique_ptr<crypto::HpkeContext> context;
+    std::array<std::uint8_t, 32> enc{};
+    std::vector<std::array<std::uint8_t, 16>> tags;
+  };
+
+  // Sends UploadBegin for the open round (the caller checks UploadReady).
+  std::unique_ptr<TestUpload> BeginUpload(const std::string& p, std::vector<float> values) {
+    auto u = std::make_unique<TestUpload>();
+    u->participant = p;
+    auto offers = outbox_.To<protocol::RoundOffer>(p);
+    EXPECT_FALSE(offers.empty());
+    if (offers.empty()) return nullptr;
+    u->offer = offers.back();
+    u->welcome = outbox_.To<protocol::Welcome>(p).back();
+    auto layout = protocol::ChunkLayout::Make(values.size() * 4, u->offer.upload_chunk_bytes);
+    EXPECT_TRUE(layout);
+    if (!layout) return nullptr;
+    u->layout = *layout;
+    u->values = std::move(values);
+    crypto::HpkeSetupOptions ho;
+    Bytes info = protocol::UploadInfo(fed_.id, u->offer.round, p, config_hash_);
+    ho.info = info;
+    auto setup = crypto::HpkeSetupSender(keys_->hpke.public_key(), ho);
+    EXPECT_TRUE(setup);
+    if (!setup) return nullptr;
+    u->enc = setup->enc;
+    u->context = std::make_unique<crypto::HpkeContext>(std::move(setup->context));
+    u->tags.resize(u->layout.chunks);
+    protocol::UploadBegin begin;
+    begin.round = u->offer.round;
+    begin.enc = u->enc;
+    begin.chunks = u->layout.chunks;
+    begin.total_bytes = u->layout.total_bytes;
+    engine_->OnMessage(p, begin);
+    return u;
+  }
+
+  // Chunk i of `values` (the upload's own by default), sealed as the participant would seal it.
+  Bytes SealChunk(TestUpload& u, std::uint32_t i, const std::vector<float>* values = nullptr) {
+    const std::vector<float>& v = values ? *values : u.values;
+    const std::size_t n = u.layout.size(i);
+    Bytes sealed(n + crypto::kAeadTagBytes);
+    std::memcpy(sealed.data(), reinterpret_cast<const std::uint8_t*>(v.data()) + u.layout.offset(i), n);
+    auto aad = protocol::UploadChunkAad(u.offer.round, i, i + 1 == u.layout.chunks);
+    EXPECT_TRUE(u.context->SealAt(i, aad, ByteSpan(sealed.data(), n), MutableByteSpan(sealed)));
+    return sealed;
+  }
+
+  // Delivers `payload` on the data plane as chunk i of u's session (anyone who saw a frame can).
+  void DeliverChunk(TestUpload& u, std::uint32_t i, ByteSpan payload, std::optional<bool> last = std::nullopt) {
+    protocol::ChunkHeader h;
+    h.session = u.welcome.session;
+    h.kind = protocol::ChunkKind::kUpdateChunk;
+    h.round = u.offer.round;
+    h.index = i;
+    h.last = last.value_or(i + 1 == u.layout.chunks);
+    engine_->OnUpdateChunk(u.participant, h, payload);
+  }
+
+  // The participant's own chunk i, sealed and sent; its tag goes into the commit digest.
+  Bytes SendChunk(TestUpload& u, std::uint32_t i) {
+    Bytes sealed = SealChunk(u, i);
+    std::memcpy(u.tags[i].data(), sealed.data() + u.layout.size(i), 16);
+    DeliverChunk(u, i, sealed);
+    return sealed;
+  }
+
+  void SendCommit(TestUpload& u, std::uint64_t examples, std::vector<protocol::Metric> metrics = {}) {
+    protocol::Commit c;
+    c.round = u.offer.round;
+    c.enc = u.enc;
+    c.chunks = u.layout.chunks;
+    c.digest = crypto::Sha256(ByteSpan(reinterpret_cast<const std::uint8_t*>(u.tags.data()), u.tags.size() * 16));
+    c.num_examples = examples;
+    c.metrics = std::move(metrics);
+    engine_->OnMessage(u.participant, c);
+  }
+
   // Uploads `values` for the open round as participant p and commits it.
   void Contribute(const std::string& p, std::vector<float> values, std::uint64_t examples,
                   std::vector<protocol::Metric> metrics = {}) {
-    auto offers = outbox_.To<protocol::RoundOffer>(p);
-    ASSERT_FALSE(offers.empty());
-    const protocol::RoundOffer offer = offers.back();
-    const protocol::Welcome welcome = outbox_.To<protocol::Welcome>(p).back();
-    auto layout = protocol::ChunkLayout::Make(values.size() * 4, offer.upload_chunk_bytes);
-    ASSERT_TRUE(layout);
-    crypto::HpkeSetupOptions ho;
-    Bytes info = protocol::UploadInfo(fed_.id, offer.round, p, config_hash_);
-    ho.info = info;
-    auto setup = crypto::HpkeSetupSender(keys_->hpke.public_key(), ho);
-    ASSERT_TRUE(setup);
-    protocol::UploadBegin begin;
-    begin.round = offer.round;
-    begin.enc = setup->enc;
-    begin.chunks = layout->chunks;
-    begin.total_bytes = layout->total_bytes;
     const std::size_t ready_before = outbox_.To<protocol::UploadReady>(p).size();
-    engine_->OnMessage(p, begin);
+    auto u = BeginUpload(p, std::move(values));
+    ASSERT_TRUE(u);
     ASSERT_EQ(outbox_.To<protocol::UploadReady>(p).size(), ready_before + 1);
-    std::vector<std::array<std::uint8_t, 16>> tags(layout->chunks);
-    for (std::uint32_t i = 0; i < layout->chunks; ++i) {
-      const std::size_t n = layout->size(i);
-      Bytes sealed(n + crypto::kAeadTagBytes);
-      std::memcpy(sealed.data(), reinterpret_cast<const std::uint8_t*>(values.data()) + layout->offset(i), n);
-      const bool last = i + 1 == layout->chunks;
-      auto aad = protocol::UploadChunkAad(offer.round, i, last);
-      ASSERT_TRUE(setup->context.SealAt(i, aad, ByteSpan(sealed.data(), n), MutableByteSpan(sealed)));
-      std::memcpy(tags[i].data(), sealed.data() + n, 16);
-      protocol::ChunkHeader h;
-      h.session = welcome.session;
-      h.kind = protocol::ChunkKind::kUpdateChunk;
-      h.round = offer.round;
-      h.index = i;
-      h.last = last;
-      engine_->OnUpdateChunk(p, h, sealed);
-    }
-    protocol::Commit c;
-    c.round = offer.round;
-    c.enc = setup->enc;
-    c.chunks = layout->chunks;
-    c.digest = crypto::Sha256(ByteSpan(reinterpret_cast<const std::uint8_t*>(tags.data()), tags.size() * 16));
-    c.num_examples = examples;
-    c.metrics = std::move(metrics);
-    engine_->OnMessage(p, c);
+    for (std::uint32_t i = 0; i < u->layout.chunks; ++i) SendChunk(*u, i);
+    SendCommit(*u, examples, std::move(metrics));
   }
 
   std::vector<protocol::RoundResult> Results(const std::string& p) const {
@@ -193,6 +244,8 @@ class RoundEngineTest : public ::testing::Test {
 
   std::filesystem::path dir_;
   protocol::FederationConfig fed_;
+  protocol::ServerConfig server_;
+  double upload_idle_timeout_s_ = 30;
   crypto::Sha256Digest config_hash_{};
   std::unique_ptr<EnclaveKeys> keys_;
   crypto::SecretBytes sealing_key_;
@@ -414,6 +467,174 @@ TEST_F(RoundEngineTest, FeatureStatisticsWaitDoesNotSpinAndReportsAreChecked) {
   EXPECT_DOUBLE_EQ(engine_->state().feature_mean[0], 1.0);
   EXPECT_DOUBLE_EQ(engine_->state().feature_mean[1], 2.0);
   for (double v : engine_->state().feature_std) EXPECT_TRUE(std::isfinite(v));
+}
+
+
+// Review fix 1: two parties that begin uploads and go silent held both staging slots until the
+// deadline, and the party waiting behind them got its UploadReady only when the round closed.
+TEST_F(RoundEngineTest, IdleUploadersLoseTheirSlotsToWaitingParticipants) {
+  fed_.roster = {{"p0", protocol::Key32{}}, {"p1", protocol::Key32{1}}, {"p2", protocol::Key32{2}},
+                 {"p3", protocol::Key32{3}}};
+  fed_.min_participants = 2;
+  fed_.cohort_wait_s = 60;  // the whole roster joins first
+  fed_.round_timeout_s = 300;
+  fed_.chunk_bytes = 8;  // 3 chunks
+  server_.max_concurrent_uploads = 2;
+  Start();
+  for (const char* p : {"p0", "p1", "p2", "p3"}) Join(p);
+  ASSERT_EQ(engine_->phase(), RoundEngine::Phase::kCollecting);
+  const auto round_deadline = clock_.Now() + std::chrono::seconds(300);
+  auto dead0 = BeginUpload("p0", std::vector<float>(kParams, 0.5f));
+  auto dead1 = BeginUpload("p1", std::vector<float>(kParams, 0.5f));
+  ASSERT_TRUE(dead0 && dead1);
+  ASSERT_EQ(outbox_.To<protocol::UploadReady>("p0").size(), 1u);
+  ASSERT_EQ(outbox_.To<protocol::UploadReady>("p1").size(), 1u);
+  clock_.Advance(std::chrono::seconds(10));
+  engine_->Tick();
+  SendChunk(*dead0, 0);  // progress: p0's timeout runs from here, 10 s after p1's
+  auto u2 = BeginUpload("p2", std::vector<float>(kParams, 0.01f));
+  auto u3 = BeginUpload("p3", std::vector<float>(kParams, 0.03f));
+  ASSERT_TRUE(u2 && u3);
+  EXPECT_TRUE(outbox_.To<protocol::UploadReady>("p2").empty());
+  EXPECT_TRUE(outbox_.To<protocol::UploadReady>("p3").empty());
+  // The engine wakes for the idle timeout (driven by NextWakeup/Tick, no sleeps).
+  EXPECT_EQ(engine_->NextWakeup(), clock_.Now() + std::chrono::seconds(20));
+  EXPECT_LT(engine_->NextWakeup(), round_deadline);
+
+  clock_.Advance(std::chrono::seconds(20));
+  engine_->Tick();
+  auto rejected = outbox_.To<protocol::Rejected>("p1");
+  ASSERT_EQ(rejected.size(), 1u);
+  EXPECT_NE(rejected[0].detail.find("upload_idle_timeout_s"), std::string::npos) << rejected[0].detail;
+  EXPECT_NE(rejected[0].detail.find("30 s"), std::string::npos) << rejected[0].detail;
+  EXPECT_TRUE(outbox_.To<protocol::Rejected>("p0").empty());  // it sent a chunk at the start: not idle yet
+  EXPECT_EQ(outbox_.To<protocol::UploadReady>("p2").size(), 1u);
+  EXPECT_TRUE(outbox_.To<protocol::UploadReady>("p3").empty());
+  for (std::uint32_t i = 0; i < u2->layout.chunks; ++i) SendChunk(*u2, i);
+  SendCommit(*u2, 10);
+  EXPECT_EQ(outbox_.To<protocol::CommitAck>("p2").size(), 1u);
+  EXPECT_EQ(outbox_.To<protocol::UploadReady>("p3").size(), 1u);  // p2's slot, freed by its commit
+
+  for (std::uint32_t i = 0; i < u3->layout.chunks; ++i) SendChunk(*u3, i);
+  SendCommit(*u3, 10);
+  EXPECT_EQ(outbox_.To<protocol::CommitAck>("p3").size(), 1u);
+  // p0 still holds a slot; its timeout is its last progress plus 30 s.
+  EXPECT_EQ(engine_->NextWakeup(), clock_.Now() + std::chrono::seconds(10));
+  clock_.Advance(std::chrono::seconds(10));
+  engine_->Tick();
+  EXPECT_EQ(outbox_.To<protocol::Rejected>("p0").size(), 1u);
+  clock_.Advance(std::chrono::seconds(300));
+  engine_->Tick();
+  auto results = Results("p2");
+  ASSERT_EQ(results.size(), 1u);
+  EXPECT_EQ(results[0].status, protocol::RoundStatus::kCompleted);
+  EXPECT_EQ(results[0].contributors, (std::vector<std::string>{"p2", "p3"}));
+}
+
+// Review fix 1: the deadline released the uploads in flight and granted their slots to the
+// uploads waiting behind them: an UploadReady for a round that was closing.
+TEST_F(RoundEngineTest, FinalizeGrantsNoSlots) {
+  fed_.round_timeout_s = 20;
+  fed_.cohort_wait_s = 60;  // both in the cohort
+  server_.max_concurrent_uploads = 1;
+  Start();
+  Join("p0");
+  Join("p1");
+  ASSERT_EQ(engine_->phase(), RoundEngine::Phase::kCollecting);
+  auto u0 = BeginUpload("p0", std::vector<float>(kParams, 0.5f));
+  auto u1 = BeginUpload("p1", std::vector<float>(kParams, 0.5f));
+  ASSERT_TRUE(u0 && u1);
+  ASSERT_EQ(outbox_.To<protocol::UploadReady>("p0").size(), 1u);
+  ASSERT_TRUE(outbox_.To<protocol::UploadReady>("p1").empty());
+  clock_.Advance(std::chrono::seconds(20));  // the deadline, before p0's idle timeout
+  engine_->Tick();
+  ASSERT_FALSE(Results("p1").empty());
+  EXPECT_TRUE(outbox_.To<protocol::UploadReady>("p1").empty());
+  EXPECT_EQ(Results("p1")[0].status, protocol::RoundStatus::kFailedQuorum);
+}
+
+// Review fix 2: the session id is in clear on the data plane; a replayed, truncated or forged
+// chunk made the engine reject and drop the honest upload. Such chunks are dropped and counted;
+// the upload completes, and an accepted chunk is never overwritten.
+TEST_F(RoundEngineTest, ForgedAndReplayedChunksAreDroppedAndTheUploadCompletes) {
+  fed_.chunk_bytes = 8;  // 6 floats: 3 chunks
+  Start();
+  Join("p0");
+  Join("p1");  // keeps the round open after p0 commits
+  const std::vector<float> values = {0.01f, 0.02f, 0.03f, 0.04f, 0.05f, 0.06f};
+  auto u = BeginUpload("p0", values);
+  ASSERT_TRUE(u);
+  ASSERT_EQ(u->layout.chunks, 3u);
+  ASSERT_EQ(outbox_.To<protocol::UploadReady>("p0").size(), 1u);
+  const auto dropped_before = engine_->counters().chunks_dropped;
+
+  Bytes c0 = SendChunk(*u, 0);
+  DeliverChunk(*u, 0, c0);  // replayed verbatim
+  // An authentic-looking chunk 0 with other values (even one that authenticates) never
+  // overwrites the accepted chunk.
+  const std::vector<float> other(kParams, 9.0f);
+  Bytes forged0 = SealChunk(*u, 0, &other);
+  DeliverChunk(*u, 0, forged0);
+  Bytes c1 = SealChunk(*u, 1);
+  Bytes flipped = c1;
+  flipped[0] ^= 1;
+  DeliverChunk(*u, 1, flipped);                                  // does not authenticate
+  DeliverChunk(*u, 1, ByteSpan(c1.data(), c1.size() - 1));       // truncated
+  Bytes longer = c1;
+  longer.push_back(0);
+  DeliverChunk(*u, 1, longer);                                   // oversized
+  DeliverChunk(*u, 1, c1, /*last=*/true);                        // wrong last flag
+  DeliverChunk(*u, 7, c1);                                       // out of range
+  EXPECT_EQ(engine_->counters().chunks_dropped - dropped_before, 7u);
+  EXPECT_TRUE(outbox_.To<protocol::Rejected>("p0").empty());
+
+  SendChunk(*u, 1);
+  SendChunk(*u, 2);
+  DeliverChunk(*u, 2, SealChunk(*u, 2));  // a duplicate of the last chunk
+  EXPECT_EQ(engine_->counters().chunks_dropped - dropped_before, 8u);
+  std::vector<float> seen;
+  engine_->SetUpdateObserverForTesting([&](const std::string&, std::span<const float> d) { seen.assign(d.begin(), d.end()); });
+  SendCommit(*u, 10);
+  EXPECT_EQ(outbox_.To<protocol::CommitAck>("p0").size(), 1u);
+  EXPECT_TRUE(outbox_.To<protocol::Rejected>("p0").empty());
+  EXPECT_EQ(seen, values);
+}
+
+// Review fix 3: a failed round freed the robust rule's held updates and the streaming running
+// sum (with one contributor: that party's update) without wiping them.
+TEST_F(RoundEngineTest, FailedRoundsWipeHeldUpdatesAndTheRunningSum) {
+  // The scanner works in this build: a freed vector holding the marker is seen.
+  {
+    cairn::freed_scan::hits = 0;
+    auto* v = new std::vector<float>(16, cairn::freed_scan::kMarker);
+    cairn::freed_scan::armed = true;
+    delete v;
+    cairn::freed_scan::armed = false;
+    ASSERT_EQ(cairn::freed_scan::hits.load(), 1) << "sized operator delete is not used: the scan cannot see freed vectors";
+  }
+  for (const char* strategy : {"fedavg", "median"}) {
+    SCOPED_TRACE(strategy);
+    TearDown();
+    outbox_.sent.clear();
+    fed_.strategy.name = strategy;
+    fed_.min_participants = 2;
+    fed_.max_round_retries = 3;
+    Start();
+    Join("p0");
+    Join("p1");
+    ASSERT_EQ(engine_->phase(), RoundEngine::Phase::kCollecting);
+    Contribute("p0", std::vector<float>(kParams, cairn::freed_scan::kMarker), 1);
+    ASSERT_EQ(outbox_.To<protocol::CommitAck>("p0").size(), 1u);
+    clock_.Advance(std::chrono::seconds(31));  // p1 never uploads: failed quorum at the deadline
+    cairn::freed_scan::hits = 0;
+    cairn::freed_scan::armed = true;
+    engine_->Tick();
+    cairn::freed_scan::armed = false;
+    auto results = Results("p0");
+    ASSERT_EQ(results.size(), 1u);
+    EXPECT_EQ(results[0].status, protocol::RoundStatus::kFailedQuorum);
+    EXPECT_EQ(cairn::freed_scan::hits.load(), 0);
+  }
 }
 
 }  // namespace
