@@ -56,7 +56,14 @@ namespace {
 
 class TorchWorkload final : public Workload {
  public:
-  TorchWorkload(ParticipantConfig config, LoadedData data) : config_(std::move(config)), data_(std::move(data)) {}
+  TorchWorkload(ParticipantConfig config, LoadedData data) : config_(std::move(config)), data_(std::move(data)) {
+    // Federated standardization: the moments of the raw training data, computed once before
+    // anything transforms it, so every request for them (again after an aggregator restart in
+    // round 1) gets the same answer whatever has been applied since.
+    if (config_.data.format == "csv") {
+      if (auto m = data::ComputeMoments(data_.train)) raw_moments_ = std::move(*m);
+    }
+  }
 
   Status Prepare(const protocol::FederationConfig& federation) override {
     model::ModelConfig mc = federation.model;
@@ -84,11 +91,13 @@ class TorchWorkload final : public Workload {
     }
     tabular_ = config_.data.format == "csv";
     standardization_ = federation.standardization;
-    if (tabular_ && standardization_ == "site") {
-      // Each site's own statistics, which never leave it.
+    if (tabular_ && standardization_ == "site" && !site_standardized_) {
+      // Each site's own statistics, which never leave it; fitted once, on the raw data (Prepare
+      // runs again on every new session).
       CAIRN_ASSIGN_OR_RETURN(auto standardizer, data::Standardizer::Fit(data_.train));
       CAIRN_RETURN_IF_ERROR(standardizer.Apply(data_.train));
       if (data_.eval.rows > 0) CAIRN_RETURN_IF_ERROR(standardizer.Apply(data_.eval));
+      site_standardized_ = true;
     }
     trainer::TrainerOptions to;
     to.model = mc;
@@ -100,13 +109,11 @@ class TorchWorkload final : public Workload {
   std::size_t num_params() const override { return trainer_ ? trainer_->num_params() : 0; }
 
   std::optional<protocol::FeatureStats> FeatureMoments() const override {
-    if (!tabular_ || standardization_ != "federated") return std::nullopt;
-    auto m = data::ComputeMoments(data_.train);
-    if (!m) return std::nullopt;
+    if (!tabular_ || standardization_ != "federated" || !raw_moments_) return std::nullopt;
     protocol::FeatureStats s;
-    s.count = static_cast<std::uint64_t>(m->count);
-    s.sum = std::move(m->sum);
-    s.sum_squares = std::move(m->sum_sq);
+    s.count = static_cast<std::uint64_t>(raw_moments_->count);
+    s.sum = raw_moments_->sum;
+    s.sum_squares = raw_moments_->sum_sq;
     return s;
   }
 
@@ -117,15 +124,32 @@ class TorchWorkload final : public Workload {
       }
       return Ok();
     }
-    if (applied_) {
-      if (mean != applied_->mean() || stddev != applied_->stddev()) {
-        return Fail(ErrorCode::kFailedPrecondition, "the pooled feature statistics changed between rounds");
-      }
-      return Ok();
-    }
+    if (applied_ && mean == applied_->mean() && stddev == applied_->stddev()) return Ok();
     CAIRN_ASSIGN_OR_RETURN(auto standardizer, data::Standardizer::FromStatistics(mean, stddev));
-    CAIRN_RETURN_IF_ERROR(standardizer.Apply(data_.train));
-    if (data_.eval.rows > 0) CAIRN_RETURN_IF_ERROR(standardizer.Apply(data_.eval));
+    if (static_cast<std::int64_t>(mean.size()) != data::FeatureSize(data_.train)) {
+      // Refused before anything changes: the standardization applied so far stays.
+      return Fail(ErrorCode::kInvalidArgument, "the pooled feature statistics have " + std::to_string(mean.size()) +
+                                                   " features; the local data has " +
+                                                   std::to_string(data::FeatureSize(data_.train)));
+    }
+    // Always applied to the raw values: the pooled statistics can change (an aggregator that
+    // restarts before its round-1 checkpoint pools the sites' moments again), and applying new
+    // ones on top of old ones would compound them. The first time, the raw features are kept
+    // (tabular data only; an inverse transform would not restore them exactly in float32).
+    if (!raw_features_) {
+      raw_features_ = RawFeatures{data_.train.features, data_.eval.features};
+    } else {
+      data_.train.features = raw_features_->train;
+      data_.eval.features = raw_features_->eval;
+    }
+    applied_.reset();
+    auto applied = standardizer.Apply(data_.train);
+    if (applied && data_.eval.rows > 0) applied = standardizer.Apply(data_.eval);
+    if (!applied) {
+      data_.train.features = raw_features_->train;
+      data_.eval.features = raw_features_->eval;
+      return applied;
+    }
     applied_ = std::move(standardizer);
     return Ok();
   }
@@ -166,7 +190,15 @@ class TorchWorkload final : public Workload {
   std::unique_ptr<trainer::Trainer> trainer_;
   bool tabular_ = false;
   std::string standardization_ = "site";
-  std::optional<data::Standardizer> applied_;  // the pooled standardization, once applied
+  bool site_standardized_ = false;
+  std::optional<data::FeatureMoments> raw_moments_;  // of the raw training data (csv only)
+  std::optional<data::Standardizer> applied_;  // the pooled standardization applied to data_
+  // The features before the pooled standardization (kept once it is first applied).
+  struct RawFeatures {
+    std::vector<float> train;
+    std::vector<float> eval;
+  };
+  std::optional<RawFeatures> raw_features_;
 };
 
 }  // namespace
