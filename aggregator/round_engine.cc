@@ -54,6 +54,14 @@ struct RoundEngine::RoundState {
   std::vector<std::vector<float>> held;    // robust strategies: every accepted update
   std::vector<double> held_weights;
 
+  // The plaintext a round holds (robust rules: every update; streaming: Σ weight·Δ, which with
+  // one contributor is that party's update) is wiped whichever way the round ends: completed,
+  // failed quorum, aborted, or dropped by FailFinalize.
+  ~RoundState() {
+    for (auto& h : held) crypto::Wipe(MutableByteSpan(reinterpret_cast<std::uint8_t*>(h.data()), h.size() * sizeof(float)));
+    crypto::Wipe(MutableByteSpan(reinterpret_cast<std::uint8_t*>(sum.data()), sum.size() * sizeof(double)));
+  }
+
   bool InCohort(const std::string& p) const {
     return std::find(cohort.begin(), cohort.end(), p) != cohort.end();
   }
@@ -285,6 +293,26 @@ void RoundEngine::OnHello(const std::string& participant, const protocol::Hello&
   w.model_version = state_.model_version;
   crypto::RandomBytes(w.nonce);
   w.want_feature_stats = NeedFeatureStats() && !feature_stats_.contains(participant);
+  // A returning participant that missed results gets them, so it can check that this history
+  // continues the last result it verified (a host that restarted the enclave from an older
+  // checkpoint and ran other rounds meanwhile has a history that does not).
+  if (hello.last_round > 0 && hello.last_round < state_.head_round) {
+    auto missed = store_.ReadResults(hello.last_round + 1, state_.head_round, protocol::kMaxCatchUpResults);
+    if (!missed) {
+      log::Warn("catch_up_unavailable", {{"participant", participant}, {"error", missed.error().message()}});
+    } else {
+      // Within the control message limit (names make results long): what does not fit is left out,
+      // and the participant says which rounds it could not check.
+      std::size_t bytes = 0;
+      for (auto& r : *missed) {
+        std::size_t size = 1024 + r.detail.size();
+        for (const auto& c : r.contributors) size += c.size() + 16;
+        if (bytes + size > protocol::kMaxControlMessageBytes * 3 / 4) break;
+        bytes += size;
+        w.catch_up.push_back(std::move(r));
+      }
+    }
+  }
   outbox_.Send(participant, w);
   // Rejoining while the analytics job still waits for its answers: ask again.
   if (analytics_ && phase_ == Phase::kAnalytics && analytics_->Owes(participant)) {
@@ -411,6 +439,7 @@ void RoundEngine::GrantSlots() {
       staging_pool_.pop_back();
     }
     it->second->set_state(Upload::State::kStreaming);
+    it->second->last_progress = clock_.Now();  // the idle timeout runs from the grant
     outbox_.Send(p, protocol::UploadReady{round_->id});
   }
 }
@@ -434,6 +463,42 @@ void RoundEngine::ReleaseUpload(const std::string& participant) {
   GrantSlots();
 }
 
+std::optional<Clock::TimePoint> RoundEngine::UploadExpiry() const {
+  const double timeout = options_.upload_idle_timeout_s;
+  if (!round_ || timeout <= 0) return std::nullopt;
+  std::optional<Clock::TimePoint> t;
+  for (const auto& [p, u] : round_->uploads) {
+    if (u->state() != Upload::State::kStreaming) continue;
+    auto expiry = u->last_progress + DurationFromSeconds(timeout);
+    if (!t || expiry < *t) t = expiry;
+  }
+  return t;
+}
+
+void RoundEngine::ExpireIdleUploads() {
+  const double timeout = options_.upload_idle_timeout_s;
+  if (!round_ || timeout <= 0) return;
+  const auto now = clock_.Now();
+  std::vector<std::string> idle;
+  for (const auto& [p, u] : round_->uploads) {
+    if (u->state() == Upload::State::kStreaming && now >= u->last_progress + DurationFromSeconds(timeout)) {
+      idle.push_back(p);
+    }
+  }
+  const std::int64_t ms = ToMs(DurationFromSeconds(timeout));
+  const std::string idle_for = ms % 1000 == 0 ? std::to_string(ms / 1000) + " s" : std::to_string(ms) + " ms";
+  for (const auto& p : idle) {
+    const Upload& u = *round_->uploads.at(p);
+    // A dead or stalled uploader must not keep a staging slot from the others until the deadline.
+    RejectTo(p, round_->id, {RejectCode::kWrongChunkCount,
+                             std::to_string(u.received()) + " of " + std::to_string(u.chunks()) +
+                                 " chunks arrived and none opened for " + idle_for +
+                                 " (server.upload_idle_timeout_s): the upload slot went to the next participant; "
+                                 "begin a new upload to retry"});
+    ReleaseUpload(p);
+  }
+}
+
 void RoundEngine::OnUpdateChunk(const std::string& participant, const protocol::ChunkHeader& header,
                                 std::span<const std::uint8_t> payload) {
   counters_.bytes_in += payload.size();
@@ -449,12 +514,19 @@ void RoundEngine::OnUpdateChunk(const std::string& participant, const protocol::
   }
   auto r = it->second->AddChunk(header.index, header.last, payload);
   if (!r) {
-    // A chunk that does not decrypt or does not fit poisons the whole upload: nothing of it will
-    // be aggregated. The participant may begin a fresh upload before the deadline.
+    // An authentic chunk that cannot be used (only the participant could send it) poisons the
+    // upload: nothing of it will be aggregated. It may begin a fresh upload before the deadline.
     RejectTo(participant, round_->id, r.error());
     ReleaseUpload(participant);
     return;
   }
+  if (*r == Upload::ChunkResult::kDropped) {
+    // The session id travels in clear on the data plane: a replayed, truncated or forged chunk
+    // is dropped and counted, never held against the upload (upload.h).
+    CountDroppedChunk();
+    return;
+  }
+  it->second->last_progress = clock_.Now();
   if (it->second->complete() && it->second->pending_commit) {
     protocol::Commit commit = std::move(*it->second->pending_commit);
     it->second->pending_commit.reset();
@@ -724,9 +796,12 @@ bool RoundEngine::FreezeFeatureStats() {
 Clock::TimePoint RoundEngine::NextWakeup() const {
   auto far = clock_.Now() + std::chrono::hours(1);
   switch (phase_) {
-    case Phase::kCollecting:
-      if (round_ && masked_) return masked_->NextDeadline(round_->deadline);
-      return round_ ? round_->deadline : far;
+    case Phase::kCollecting: {
+      if (!round_) return far;
+      auto t = masked_ ? masked_->NextDeadline(round_->deadline) : round_->deadline;
+      if (auto idle = UploadExpiry()) t = std::min(t, *idle);
+      return t;
+    }
     case Phase::kEvaluating:
       return eval_deadline_;
     case Phase::kAnalytics:
@@ -760,6 +835,7 @@ void RoundEngine::Tick() {
       MaybeStartRound();
       break;
     case Phase::kCollecting:
+      if (round_ && now < round_->deadline) ExpireIdleUploads();
       if (round_ && masked_) {
         AdvanceMaskedRound();
         break;
@@ -946,6 +1022,9 @@ void RoundEngine::Finalize() {
   std::uint64_t duration_ms = static_cast<std::uint64_t>(ToMs(clock_.Now() - rs.started));
   // Anything still uploading is dropped (its staging buffer returns to the pool); a participant
   // whose commit was waiting for missing chunks is told.
+  // No slot is granted while the round closes (releasing an upload would otherwise send the
+  // next waiting one an UploadReady for a round that is over).
+  rs.waiting.clear();
   std::vector<std::string> unfinished;
   for (const auto& [p, u] : rs.uploads) {
     unfinished.push_back(p);
@@ -1063,6 +1142,7 @@ Status RoundEngine::FinalizeCompleted(protocol::RoundResult& result) {
       strategy::DivideInPlace(rs.sum, rs.total_weight);
     }
     CAIRN_RETURN_IF_ERROR(strategy_->ApplyMean(model, rs.sum));
+    crypto::Wipe(MutableByteSpan(reinterpret_cast<std::uint8_t*>(rs.sum.data()), rs.sum.size() * sizeof(double)));
     rs.sum.clear();
     rs.sum.shrink_to_fit();
   }
@@ -1083,12 +1163,20 @@ Status RoundEngine::FinalizeCompleted(protocol::RoundResult& result) {
   state_.privacy_state = privacy_->SaveState();
   CAIRN_RETURN_IF_ERROR(SealCurrentModel());
   result.contributors = rs.contributors;
-  result.num_examples = rs.total_examples;
   result.model_version = state_.model_version;
   result.model_hash = sealed_->hash();
   result.epsilon_spent = privacy_->epsilon_spent();
-  if (privacy_->enabled()) result.clip_norm = privacy_->clip_norm_used();
-  if (rs.loss_weight > 0) result.metrics.push_back({"train_loss", rs.weighted_loss / rs.loss_weight});
+  if (privacy_->enabled()) {
+    result.clip_norm = privacy_->clip_norm_used();
+    // With DP, only the noised model (and the charged clipping count) may depend on the data: the
+    // exact example total and the weighted training loss are not released (each moves by exactly
+    // one party's figures between rounds whose cohorts differ by that party, and nothing charges
+    // them to the ledger). num_examples = 0 says "not released".
+    result.num_examples = 0;
+  } else {
+    result.num_examples = rs.total_examples;
+    if (rs.loss_weight > 0) result.metrics.push_back({"train_loss", rs.weighted_loss / rs.loss_weight});
+  }
   result.metrics.push_back({"participants", static_cast<double>(rs.committed.size())});
   return Ok();
 }

@@ -3,6 +3,7 @@
 #include <bit>
 #include <cmath>
 #include <cstring>
+#include <map>
 #include <nlohmann/json.hpp>
 
 #include "common/analytics/output.h"
@@ -256,6 +257,27 @@ Status StateStore::AppendHeadResult(const EngineState& state) {
   auto path = dir_ / "results.jsonl";
   log::Warn("results_log_repaired", {{"round", state.head_round}, {"path", path.string()}});
   return AppendLineDurable(path, state.head_result);
+}
+
+Result<std::vector<protocol::RoundResult>> StateStore::ReadResults(std::uint64_t from, std::uint64_t to, std::size_t max) {
+  std::vector<protocol::RoundResult> out;
+  auto path = dir_ / "results.jsonl";
+  if (from > to || max == 0 || !std::filesystem::exists(path)) return out;
+  CAIRN_ASSIGN_OR_RETURN(std::string text, ReadFileText(path, 1ull << 30));
+  std::map<std::uint64_t, protocol::RoundResult> by_round;
+  std::size_t pos = 0;
+  while (pos < text.size()) {
+    std::size_t end = text.find('\n', pos);
+    if (end == std::string::npos) end = text.size();
+    std::string_view line(text.data() + pos, end - pos);
+    pos = end + 1;
+    if (line.find_first_not_of(" \t\r") == std::string_view::npos) continue;
+    auto r = protocol::ResultFromJson(line);
+    if (!r || r->round < from || r->round > to || r->round - from >= max) continue;
+    by_round[r->round] = std::move(*r);
+  }
+  for (auto& [round, r] : by_round) out.push_back(std::move(r));
+  return out;
 }
 
 Result<std::optional<EngineState>> StateStore::LoadCheckpoint() {

@@ -51,6 +51,10 @@ class StateStore {
   // Appends the head result to results.jsonl (the repair of the case above; the engine does it at
   // start, after re-signing a release it is going to deliver).
   Status AppendHeadResult(const EngineState& state);
+  // The results of rounds [from, to] in results.jsonl, in round order, at most `max` (a returning
+  // participant's catch-up; where a round has several lines, the last counts). Lines that do not
+  // parse are skipped: the participant checks the chain and refuses what does not link.
+  Result<std::vector<protocol::RoundResult>> ReadResults(std::uint64_t from, std::uint64_t to, std::size_t max);
 
   const std::filesystem::path& dir() const { return dir_; }
   bool can_checkpoint() const { return !sealing_key_.empty(); }

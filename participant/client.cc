@@ -83,6 +83,56 @@ Status CheckChainHead(const ChainState& chain, std::uint64_t head_round, const B
   return Ok();
 }
 
+Status CheckCatchUp(ChainState& chain, const protocol::Welcome& welcome, const protocol::FederationConfig& fed,
+                    const std::array<std::uint8_t, 32>& config_hash) {
+  if (chain.last_round == 0 || welcome.head_round <= chain.last_round) return Ok();
+  const std::uint64_t missed = welcome.head_round - chain.last_round;
+  const std::string which = "the aggregator's history after round " + std::to_string(chain.last_round) +
+                            ", the last result this participant verified";
+  if (welcome.catch_up.size() != missed) {
+    return Fail(ErrorCode::kAborted,
+                "cannot check " + which + ": it sent " + std::to_string(welcome.catch_up.size()) + " of the " +
+                    std::to_string(missed) + " results up to its head, round " + std::to_string(welcome.head_round) +
+                    " (its host's results.jsonl may lack them); refusing to go on, since a history that does not continue "
+                    "this participant's could have reset the privacy ledger");
+  }
+  Bytes prev = chain.last_hash;
+  PreviousResult before{chain.last_round, chain.last_epsilon, chain.final};
+  for (const auto& r : welcome.catch_up) {
+    const std::uint64_t want = before.round + 1;
+    std::string problem;
+    if (r.round != want) {
+      problem = "holds round " + std::to_string(r.round) + " where round " + std::to_string(want) + " belongs";
+    } else if (r.prev_hash != prev) {
+      problem = "round " + std::to_string(r.round) + " does not chain to the result of round " + std::to_string(before.round) +
+                (before.round == chain.last_round ? " this participant verified" : "");
+    } else if (r.federation_id != fed.id || r.config_hash != config_hash) {
+      problem = "round " + std::to_string(r.round) + " names another federation or configuration";
+    } else {
+      auto broken = CheckResultAgainstConfig(r, fed);
+      for (auto& v : CheckResultSuccession(r, before)) broken.push_back(std::move(v));
+      if (!broken.empty()) problem = "round " + std::to_string(r.round) + " breaks the attested rules (" + JoinViolations(broken) + ")";
+    }
+    if (!problem.empty()) {
+      return Fail(ErrorCode::kAborted, "forked history: " + which + " " + problem +
+                                           " (a host may have restarted the enclave from an older checkpoint and run other "
+                                           "rounds, which would reset the privacy ledger); refusing to go on");
+    }
+    auto h = protocol::ResultHash(r);
+    prev.assign(h.begin(), h.end());
+    before = {r.round, r.epsilon_spent, r.final};
+  }
+  if (prev != welcome.head_hash) {
+    return Fail(ErrorCode::kAborted, "forked history: " + which + " does not end at the head the aggregator announced "
+                                     "(round " + std::to_string(welcome.head_round) + "); refusing to go on");
+  }
+  chain.last_round = before.round;
+  chain.last_hash = std::move(prev);
+  chain.last_epsilon = before.epsilon_spent;
+  chain.final = before.final;
+  return Ok();
+}
+
 // ---------------------------------------------------------------------------------------------
 // One session: the sockets and the attested aggregator.
 
@@ -309,6 +359,17 @@ Result<ParticipantClient::SessionEnd> ParticipantClient::RunSession(const std::a
     log::Error("rollback_detected", {{"round", welcome->head_round}, {"reason", "aggregator behind participant"}});
     return Fail(st.error());
   }
+  // Ahead of us: the results we missed must continue our chain before anything is sent.
+  if (chain_.last_round > 0 && welcome->head_round > chain_.last_round) {
+    const std::uint64_t from = chain_.last_round;
+    if (auto st = CheckCatchUp(chain_, *welcome, fed, s.verified.config_hash); !st) {
+      log::Error("rollback_detected", {{"round", welcome->head_round}, {"reason", "history does not continue the verified chain"}});
+      return Fail(st.error());
+    }
+    CAIRN_RETURN_IF_ERROR(SaveChainState(cfg.state_dir, chain_));
+    log::Info("chain_caught_up", {{"round", chain_.last_round}, {"count", chain_.last_round - from}});
+  }
+  if (options_.on_joined) options_.on_joined(welcome->head_round);
   s.session_id = welcome->session;
   if (welcome->want_feature_stats) {
     // Federated standardization: local moments go to the enclave only (Curve channel).
@@ -341,9 +402,37 @@ Result<ParticipantClient::SessionEnd> ParticipantClient::RunSession(const std::a
     cached_version_ = 0;  // the cache's storage goes to the receiver: nothing cached until it verifies
     CAIRN_ASSIGN_OR_RETURN(auto rx, protocol::ModelReceiver::Create(d, std::move(cached_model_)));
     cached_model_.clear();
+    // Plain data-plane traffic cannot end a download (docs/protocol.md): a frame that is
+    // malformed, names another session or version, is out of range, repeats a chunk already
+    // here (which is never overwritten) or does not authenticate is dropped and counted; what is
+    // still missing is asked for again, as after a stall. Frames do not extend the wait for a
+    // window, and the whole download has a deadline, connect.idle_timeout_s (the longest this
+    // participant waits on the aggregator elsewhere): then kUnavailable, so the session attests
+    // again.
+    const auto started = std::chrono::steady_clock::now();
+    const auto deadline = started + idle_timeout;
+    std::uint64_t dropped = 0;
+    auto report_dropped = [&] {
+      if (dropped == 0) return;
+      log::Warn("model_chunks_dropped", {{"model_version", d.model_version}, {"count", dropped},
+                                         {"chunks", d.chunks}});
+    };
     std::uint32_t next = 0;
     int stalls = 0;
     while (!rx.complete()) {
+      while (next < d.chunks && rx.has(next)) ++next;
+      auto now = std::chrono::steady_clock::now();
+      if (now >= deadline) {
+        report_dropped();
+        log::Warn("model_download_failed", {{"model_version", d.model_version}, {"chunks", rx.received()},
+                                            {"deadline_ms", static_cast<std::int64_t>(idle_timeout.count())},
+                                            {"reason", "not complete before the download deadline"}});
+        return Fail(ErrorCode::kUnavailable,
+                    "the model download of version " + std::to_string(d.model_version) + " did not complete within " +
+                        std::to_string(idle_timeout.count()) + " ms (connect.idle_timeout_s): " +
+                        std::to_string(rx.received()) + " of " + std::to_string(d.chunks) + " chunks arrived, " +
+                        std::to_string(dropped) + " frames were dropped");
+      }
       // Ask for a window of chunks; on a stall ask again (chunks already here are skipped).
       std::uint32_t end = std::min<std::uint32_t>(d.chunks, next + 64);
       protocol::ChunkHeader h;
@@ -360,19 +449,31 @@ Result<ParticipantClient::SessionEnd> ParticipantClient::RunSession(const std::a
         }
         return true;
       };
+      const auto window_deadline = std::min(now + request_timeout, deadline);
       while (!window_done()) {
+        auto left = std::chrono::ceil<Ms>(window_deadline - std::chrono::steady_clock::now());
+        if (left.count() <= 0) break;
         zmq::pollitem_t items[] = {{static_cast<void*>(s.data), 0, ZMQ_POLLIN, 0}};
-        zmq::poll(items, 1, request_timeout);
-        if (!(items[0].revents & ZMQ_POLLIN)) break;
+        zmq::poll(items, 1, left);
+        if (!(items[0].revents & ZMQ_POLLIN)) continue;
         CAIRN_ASSIGN_OR_RETURN(auto frames, net::RecvFrames(s.data, 3));
-        if (!frames || frames->size() != 2) continue;
+        if (!frames) continue;
+        if (frames->size() != 2) {
+          ++dropped;
+          continue;
+        }
         auto ch = protocol::DecodeChunkHeader(net::FrameBytes((*frames)[0]));
-        if (!ch || ch->kind != protocol::ChunkKind::kModelChunk || ch->round != d.model_version) continue;
-        if (ch->index < next || ch->index >= end || rx.has(ch->index)) continue;
-        CAIRN_RETURN_IF_ERROR(rx.Add(ch->index, net::FrameBytes((*frames)[1])));
+        // Any missing chunk of this download is taken, also one a late answer to an earlier
+        // request brings.
+        if (!ch || ch->kind != protocol::ChunkKind::kModelChunk || ch->session != s.session_id ||
+            ch->round != d.model_version || ch->index >= d.chunks || rx.has(ch->index) ||
+            !rx.Add(ch->index, net::FrameBytes((*frames)[1]))) {
+          ++dropped;
+        }
       }
       if (!window_done()) {
         if (++stalls > 3) {
+          report_dropped();
           return Fail(ErrorCode::kUnavailable, "the model download stalled at chunk " + std::to_string(next) +
                                                    " of " + std::to_string(d.chunks));
         }
@@ -381,6 +482,7 @@ Result<ParticipantClient::SessionEnd> ParticipantClient::RunSession(const std::a
       stalls = 0;
       next = end;
     }
+    report_dropped();
     CAIRN_ASSIGN_OR_RETURN(cached_model_, rx.Finish());
     cached_version_ = d.model_version;
     cached_hash_ = d.model_hash;
@@ -544,7 +646,10 @@ Result<ParticipantClient::SessionEnd> ParticipantClient::RunSession(const std::a
       return Fail(ErrorCode::kUnauthenticated, "round result " + std::to_string(r.round) +
                                                    " names another federation or configuration");
     }
-    if (r.round <= chain_.last_round) {
+    const auto r_hash = protocol::ResultHash(r);
+    const bool already_verified = r.round == chain_.last_round && chain_.last_round > 0 &&
+                                  Bytes(r_hash.begin(), r_hash.end()) == chain_.last_hash;
+    if (r.round <= chain_.last_round && !already_verified) {
       return Fail(ErrorCode::kAborted, "rollback detected: round result " + std::to_string(r.round) +
                                            " does not come after round " + std::to_string(chain_.last_round) +
                                            ", which this participant already verified");
@@ -560,23 +665,26 @@ Result<ParticipantClient::SessionEnd> ParticipantClient::RunSession(const std::a
     // The rules `cairn-participant audit` applies afterwards, applied before the result counts:
     // contributors from the roster, the quorum, ε within the attested budget and never falling,
     // nothing after a final result.
-    auto broken = CheckResultAgainstConfig(r, fed);
-    if (chain_.last_round > 0) {
-      for (auto& v : CheckResultSuccession(r, {chain_.last_round, chain_.last_epsilon, chain_.final})) {
-        broken.push_back(std::move(v));
+    // A result already verified (the head, checked through the Welcome's catch-up and now sent for
+    // delivery) passed these and is not recorded twice.
+    if (!already_verified) {
+      auto broken = CheckResultAgainstConfig(r, fed);
+      if (chain_.last_round > 0) {
+        for (auto& v : CheckResultSuccession(r, {chain_.last_round, chain_.last_epsilon, chain_.final})) {
+          broken.push_back(std::move(v));
+        }
       }
+      if (!broken.empty()) {
+        return Fail(ErrorCode::kAborted, "round result " + std::to_string(r.round) +
+                                             " breaks the attested federation's rules (" + JoinViolations(broken) +
+                                             "); refusing it");
+      }
+      chain_.last_round = r.round;
+      chain_.last_hash.assign(r_hash.begin(), r_hash.end());
+      chain_.last_epsilon = r.epsilon_spent;
+      chain_.final = r.final;
+      CAIRN_RETURN_IF_ERROR(SaveChainState(cfg.state_dir, chain_));
     }
-    if (!broken.empty()) {
-      return Fail(ErrorCode::kAborted, "round result " + std::to_string(r.round) +
-                                           " breaks the attested federation's rules (" + JoinViolations(broken) +
-                                           "); refusing it");
-    }
-    auto h = protocol::ResultHash(r);
-    chain_.last_round = r.round;
-    chain_.last_hash.assign(h.begin(), h.end());
-    chain_.last_epsilon = r.epsilon_spent;
-    chain_.final = r.final;
-    CAIRN_RETURN_IF_ERROR(SaveChainState(cfg.state_dir, chain_));
     summary_.last_round = r.round;
     analytics.OnVerifiedResult(r);
     log::Info("result_verified", {{"round", r.round}, {"status", protocol::RoundStatusName(r.status)},

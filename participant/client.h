@@ -45,6 +45,12 @@ Status SaveChainState(const std::filesystem::path& state_dir, const ChainState& 
 // The participant's own rollback check on the aggregator's chain head (Welcome): kAborted when
 // the head is behind the last verified round, or at the same round with another hash.
 Status CheckChainHead(const ChainState& chain, std::uint64_t head_round, const Bytes& head_hash);
+// When the head is ahead of the last verified result: the Welcome's catch-up results must be the
+// rounds after it up to the head, each chaining to the one before (the first to chain.last_hash,
+// the last hashing to head_hash), of this federation and configuration, and within the attested
+// rules. kAborted otherwise (a forked or unprovable history); on success `chain` moves to the head.
+Status CheckCatchUp(ChainState& chain, const protocol::Welcome& welcome, const protocol::FederationConfig& fed,
+                    const std::array<std::uint8_t, 32>& config_hash);
 
 struct ClientOptions {
   ParticipantConfig config;
@@ -56,6 +62,9 @@ struct ClientOptions {
   std::uint32_t max_reconnects = 20;
   // Test hook: invoked after each verified round result (round, status).
   std::function<void(const protocol::RoundResult&)> on_result;
+  // Test hook: invoked once the aggregator has admitted this participant (after the Welcome and
+  // the check of any results it missed), with the aggregator's head round.
+  std::function<void(std::uint64_t head_round)> on_joined;
 };
 
 struct ClientSummary {

@@ -57,6 +57,7 @@ struct Welcome {
   modelVersion @3 :UInt64;
   nonce @4 :Data;            # 32 bytes: a fresh aggregator nonce (mutual attestation)
   wantFeatureStats @5 :Bool; # federated standardization: send FeatureStats now
+  catchUp @6 :List(RoundResult);  # results after the participant's last verified one, up to the head
 }
 
 enum Encoding {

@@ -66,6 +66,34 @@ void FillTask(wire::Task::Builder b, const Task& t) {
   SetDoubles(b.initFeatureStd(static_cast<unsigned>(t.feature_std.size())), t.feature_std);
 }
 
+void FillResult(wire::RoundResult::Builder b, const RoundResult& m) {
+  b.setFederationId(m.federation_id);
+  b.setRound(m.round);
+  b.setStatus(static_cast<wire::RoundStatus>(m.status));
+  b.setDetail(m.detail);
+  auto c = b.initContributors(static_cast<unsigned>(m.contributors.size()));
+  for (std::size_t i = 0; i < m.contributors.size(); ++i) c.set(i, m.contributors[i]);
+  b.setNumExamples(m.num_examples);
+  b.setModelVersion(m.model_version);
+  b.setModelHash(DataOf(m.model_hash));
+  b.setNumParams(m.num_params);
+  b.setStrategy(m.strategy);
+  SetMetrics(b.initStrategyParams(static_cast<unsigned>(m.strategy_params.size())), m.strategy_params);
+  b.setPlatform(m.platform);
+  b.setConfigHash(DataOf(m.config_hash));
+  b.setEpsilonSpent(m.epsilon_spent);
+  b.setDelta(m.delta);
+  b.setNoiseMultiplier(m.noise_multiplier);
+  b.setClipNorm(m.clip_norm);
+  b.setPrevHash(DataOf(m.prev_hash));
+  b.setUnixMillis(m.unix_millis);
+  b.setSignature(DataOf(m.signature));
+  b.setFinal(m.final);
+  if (m.model) FillModel(b.initModel(), *m.model);
+  SetMetrics(b.initMetrics(static_cast<unsigned>(m.metrics.size())), m.metrics);
+  SetMetrics(b.initExtensions(static_cast<unsigned>(m.extensions.size())), m.extensions);
+}
+
 struct BodyFiller {
   wire::Envelope::Body::Builder body;
 
@@ -103,6 +131,8 @@ struct BodyFiller {
     b.setModelVersion(m.model_version);
     b.setNonce(DataOf(m.nonce));
     b.setWantFeatureStats(m.want_feature_stats);
+    auto c = b.initCatchUp(static_cast<unsigned>(m.catch_up.size()));
+    for (std::size_t i = 0; i < m.catch_up.size(); ++i) FillResult(c[static_cast<unsigned>(i)], m.catch_up[i]);
   }
   void operator()(const RoundOffer& m) {
     auto b = body.initRoundOffer();
@@ -146,34 +176,7 @@ struct BodyFiller {
     b.setCode(static_cast<wire::RejectCode>(m.code));
     b.setDetail(m.detail);
   }
-  void operator()(const RoundResult& m) {
-    auto b = body.initRoundResult();
-    b.setFederationId(m.federation_id);
-    b.setRound(m.round);
-    b.setStatus(static_cast<wire::RoundStatus>(m.status));
-    b.setDetail(m.detail);
-    auto c = b.initContributors(static_cast<unsigned>(m.contributors.size()));
-    for (std::size_t i = 0; i < m.contributors.size(); ++i) c.set(i, m.contributors[i]);
-    b.setNumExamples(m.num_examples);
-    b.setModelVersion(m.model_version);
-    b.setModelHash(DataOf(m.model_hash));
-    b.setNumParams(m.num_params);
-    b.setStrategy(m.strategy);
-    SetMetrics(b.initStrategyParams(static_cast<unsigned>(m.strategy_params.size())), m.strategy_params);
-    b.setPlatform(m.platform);
-    b.setConfigHash(DataOf(m.config_hash));
-    b.setEpsilonSpent(m.epsilon_spent);
-    b.setDelta(m.delta);
-    b.setNoiseMultiplier(m.noise_multiplier);
-    b.setClipNorm(m.clip_norm);
-    b.setPrevHash(DataOf(m.prev_hash));
-    b.setUnixMillis(m.unix_millis);
-    b.setSignature(DataOf(m.signature));
-    b.setFinal(m.final);
-    if (m.model) FillModel(b.initModel(), *m.model);
-    SetMetrics(b.initMetrics(static_cast<unsigned>(m.metrics.size())), m.metrics);
-    SetMetrics(b.initExtensions(static_cast<unsigned>(m.extensions.size())), m.extensions);
-  }
+  void operator()(const RoundResult& m) { FillResult(body.initRoundResult(), m); }
   void operator()(const EvalReport& m) {
     auto b = body.initEvalReport();
     b.setModelVersion(m.model_version);
@@ -311,6 +314,44 @@ class Decoder {
     CAIRN_ASSIGN_OR_RETURN(m.encoding, Enc(r.getEncoding(), "model encoding"));
     return m;
   }
+  Result<RoundResult> ResultOf(wire::RoundResult::Reader r) {
+    RoundResult m;
+    CAIRN_ASSIGN_OR_RETURN(m.federation_id, Text(r.getFederationId(), kMaxTextBytes, "federation id"));
+    m.round = r.getRound();
+    auto status = static_cast<unsigned>(r.getStatus());
+    if (status > static_cast<unsigned>(RoundStatus::kAborted)) return Fail(Bad("unknown round status"));
+    m.status = static_cast<RoundStatus>(status);
+    CAIRN_ASSIGN_OR_RETURN(m.detail, Text(r.getDetail(), kMaxTextBytes, "result detail"));
+    auto contributors = r.getContributors();
+    if (contributors.size() > kMaxParticipants) return Fail(Bad("too many contributors"));
+    for (auto c : contributors) {
+      CAIRN_ASSIGN_OR_RETURN(std::string id, Text(c, kMaxParticipantIdBytes, "contributor"));
+      m.contributors.push_back(std::move(id));
+    }
+    m.num_examples = r.getNumExamples();
+    m.model_version = r.getModelVersion();
+    CAIRN_ASSIGN_OR_RETURN(m.model_hash, Fixed<32>(r.getModelHash(), "model hash"));
+    m.num_params = r.getNumParams();
+    CAIRN_ASSIGN_OR_RETURN(m.strategy, Text(r.getStrategy(), kMaxMetricNameBytes, "strategy"));
+    CAIRN_ASSIGN_OR_RETURN(m.strategy_params, Metrics(r.getStrategyParams(), "strategy params"));
+    CAIRN_ASSIGN_OR_RETURN(m.platform, Text(r.getPlatform(), kMaxMetricNameBytes, "platform"));
+    CAIRN_ASSIGN_OR_RETURN(m.config_hash, Fixed<32>(r.getConfigHash(), "config hash"));
+    m.epsilon_spent = r.getEpsilonSpent();
+    m.delta = r.getDelta();
+    m.noise_multiplier = r.getNoiseMultiplier();
+    m.clip_norm = r.getClipNorm();
+    CAIRN_ASSIGN_OR_RETURN(m.prev_hash, Data(r.getPrevHash(), 32, "previous hash"));
+    m.unix_millis = r.getUnixMillis();
+    CAIRN_ASSIGN_OR_RETURN(m.signature, Fixed<64>(r.getSignature(), "signature"));
+    m.final = r.getFinal();
+    if (r.hasModel()) {
+      CAIRN_ASSIGN_OR_RETURN(ModelDownload md, Model(r.getModel()));
+      m.model = std::move(md);
+    }
+    CAIRN_ASSIGN_OR_RETURN(m.metrics, Metrics(r.getMetrics(), "result metrics"));
+    CAIRN_ASSIGN_OR_RETURN(m.extensions, Metrics(r.getExtensions(), "result extensions"));
+    return m;
+  }
   Result<Task> TaskOf(wire::Task::Reader r) {
     Task t;
     t.local_epochs = r.getLocalEpochs();
@@ -375,6 +416,12 @@ Result<Message> Decoder::Body(wire::Envelope::Body::Reader body) {
       m.model_version = r.getModelVersion();
       CAIRN_ASSIGN_OR_RETURN(m.nonce, Fixed<32>(r.getNonce(), "welcome nonce"));
       m.want_feature_stats = r.getWantFeatureStats();
+      auto catch_up = r.getCatchUp();
+      if (catch_up.size() > kMaxCatchUpResults) return Fail(Bad("welcome: too many catch-up results"));
+      for (auto c : catch_up) {
+        CAIRN_ASSIGN_OR_RETURN(RoundResult cr, ResultOf(c));
+        m.catch_up.push_back(std::move(cr));
+      }
       return m;
     }
     case wire::Envelope::Body::ROUND_OFFER: {
@@ -439,42 +486,7 @@ Result<Message> Decoder::Body(wire::Envelope::Body::Reader body) {
       return m;
     }
     case wire::Envelope::Body::ROUND_RESULT: {
-      auto r = body.getRoundResult();
-      RoundResult m;
-      CAIRN_ASSIGN_OR_RETURN(m.federation_id, Text(r.getFederationId(), kMaxTextBytes, "federation id"));
-      m.round = r.getRound();
-      auto status = static_cast<unsigned>(r.getStatus());
-      if (status > static_cast<unsigned>(RoundStatus::kAborted)) return Fail(Bad("unknown round status"));
-      m.status = static_cast<RoundStatus>(status);
-      CAIRN_ASSIGN_OR_RETURN(m.detail, Text(r.getDetail(), kMaxTextBytes, "result detail"));
-      auto contributors = r.getContributors();
-      if (contributors.size() > kMaxParticipants) return Fail(Bad("too many contributors"));
-      for (auto c : contributors) {
-        CAIRN_ASSIGN_OR_RETURN(std::string id, Text(c, kMaxParticipantIdBytes, "contributor"));
-        m.contributors.push_back(std::move(id));
-      }
-      m.num_examples = r.getNumExamples();
-      m.model_version = r.getModelVersion();
-      CAIRN_ASSIGN_OR_RETURN(m.model_hash, Fixed<32>(r.getModelHash(), "model hash"));
-      m.num_params = r.getNumParams();
-      CAIRN_ASSIGN_OR_RETURN(m.strategy, Text(r.getStrategy(), kMaxMetricNameBytes, "strategy"));
-      CAIRN_ASSIGN_OR_RETURN(m.strategy_params, Metrics(r.getStrategyParams(), "strategy params"));
-      CAIRN_ASSIGN_OR_RETURN(m.platform, Text(r.getPlatform(), kMaxMetricNameBytes, "platform"));
-      CAIRN_ASSIGN_OR_RETURN(m.config_hash, Fixed<32>(r.getConfigHash(), "config hash"));
-      m.epsilon_spent = r.getEpsilonSpent();
-      m.delta = r.getDelta();
-      m.noise_multiplier = r.getNoiseMultiplier();
-      m.clip_norm = r.getClipNorm();
-      CAIRN_ASSIGN_OR_RETURN(m.prev_hash, Data(r.getPrevHash(), 32, "previous hash"));
-      m.unix_millis = r.getUnixMillis();
-      CAIRN_ASSIGN_OR_RETURN(m.signature, Fixed<64>(r.getSignature(), "signature"));
-      m.final = r.getFinal();
-      if (r.hasModel()) {
-        CAIRN_ASSIGN_OR_RETURN(ModelDownload md, Model(r.getModel()));
-        m.model = std::move(md);
-      }
-      CAIRN_ASSIGN_OR_RETURN(m.metrics, Metrics(r.getMetrics(), "result metrics"));
-      CAIRN_ASSIGN_OR_RETURN(m.extensions, Metrics(r.getExtensions(), "result extensions"));
+      CAIRN_ASSIGN_OR_RETURN(RoundResult m, ResultOf(body.getRoundResult()));
       return m;
     }
     case wire::Envelope::Body::EVAL_REPORT: {

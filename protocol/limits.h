@@ -24,6 +24,9 @@ constexpr std::size_t kMaxFederationConfigBytes = 256u << 10;
 constexpr std::size_t kMaxParticipantIdBytes = 64;
 constexpr std::size_t kMaxParticipants = 1000;
 constexpr std::size_t kMaxMetrics = 64;
+// Results a Welcome carries so a returning participant can check that the aggregator's history
+// continues the last result it verified (docs/protocol.md, "Returning participants").
+constexpr std::size_t kMaxCatchUpResults = 512;
 constexpr std::size_t kMaxMetricNameBytes = 64;
 constexpr std::size_t kMaxTextBytes = 1024;
 constexpr std::size_t kMaxFeatures = 100000;  // federated standardization vectors  // details, reasons, software version, optimizer

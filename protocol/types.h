@@ -59,6 +59,8 @@ struct Hello {
   Bytes challenge;  // mutual attestation: the Evidence challenge that mutual_evidence binds
 };
 
+struct RoundResult;
+
 struct Welcome {
   std::array<std::uint8_t, 16> session{};
   std::uint64_t head_round = 0;
@@ -66,6 +68,10 @@ struct Welcome {
   std::uint64_t model_version = 0;
   std::array<std::uint8_t, 32> nonce{};
   bool want_feature_stats = false;
+  // When the participant's last verified result (Hello) is behind the head: the results after it,
+  // up to and including the head, from results.jsonl (at most kMaxCatchUpResults). The participant
+  // checks that they chain from its last hash to head_hash (docs/protocol.md).
+  std::vector<RoundResult> catch_up;
 };
 
 enum class Encoding : std::uint8_t { kFloat32 = 0, kBFloat16 = 1, kFloat16 = 2, kRing32 = 3 };

@@ -7,7 +7,11 @@
 #include <cmath>
 #include <cstring>
 #include <filesystem>
+#include <future>
 #include <sstream>
+#include <optional>
+#include <mutex>
+#include <map>
 
 #include "common/core/file.h"
 #include "common/model/model_files.h"
@@ -437,6 +441,112 @@ TEST(Federation, ParticipantDetectsARollbackOfTheChain) {
 namespace cairn {
 namespace {
 
+// A participant returning after missed rounds: the aggregator's Welcome carries the results it
+// missed (from results.jsonl), and the participant goes on only if they continue its own chain.
+// p1 and p2 run the federation; when p1 has verified round 3 (and before it uploads for round 4,
+// which needs it), p3 comes back having verified round 1, and p0 comes back having verified a
+// round 1 that is not this history's (as after a host restarted the enclave from an older
+// checkpoint and ran the rounds again).
+TEST(ChainHead, AReturningParticipantChecksTheResultsItMissed) {
+  testing::FederationSpec spec;
+  spec.participants = 4;
+  spec.body = "[federation]\nrounds = 4\nmin_participants = 2\nround_timeout_s = 60\ncohort_wait_s = 0\n"
+              "eval_timeout_s = 0\n[model]\nkind = \"logreg\"\ninputs = 4\nclasses = 2\n";
+  auto fed = testing::TestFederation::Create("catchup", spec);
+  ASSERT_TRUE(fed);
+  ASSERT_TRUE(fed->StartAggregator());
+  std::mutex mu;
+  std::map<std::uint64_t, Bytes> hashes;
+  std::optional<protocol::Welcome> forged_welcome;
+  std::string setup_error;
+  std::vector<std::unique_ptr<participant::SyntheticWorkload>> workloads;
+  auto workload = [&] {
+    participant::SyntheticOptions so;
+    so.num_params = kLogregParams;
+    workloads.push_back(std::make_unique<participant::SyntheticWorkload>(so));
+    return workloads.back().get();
+  };
+  participant::SyntheticWorkload* w0 = workload();
+  participant::SyntheticWorkload* w3 = workload();
+  std::future<Status> forked_run, honest_run;
+  auto seed_chain = [&](int i, const Bytes& hash) {
+    participant::ChainState c;
+    c.federation_id = "catchup";
+    c.last_round = 1;
+    c.last_hash = hash;
+    return participant::SaveChainState(fed->dir() / ("state-p" + std::to_string(i)), c);
+  };
+  auto opts = fed->ClientOptions(1);
+  opts.on_result = [&](const protocol::RoundResult& r) {
+    auto h = protocol::ResultHash(r);
+    std::lock_guard lock(mu);
+    hashes[r.round] = Bytes(h.begin(), h.end());
+    if (r.round != 3) return;
+    // What the aggregator sends a returning participant (head = round 3 now).
+    auto raw = testing::RawParticipant::Connect(*fed, 0, [&](protocol::Hello& hello) {
+      hello.last_round = 1;
+      hello.last_result_hash = hashes[1];
+    });
+    if (!raw) {
+      setup_error = raw.error().ToString();
+      return;
+    }
+    forged_welcome = (*raw)->welcome();
+    (void)(*raw)->Send(protocol::Goodbye{"test done"});
+    (*raw)->Close();
+    if (auto st = seed_chain(0, Bytes(32, 0x5a)); !st) setup_error = st.error().ToString();
+    if (auto st = seed_chain(3, hashes[1]); !st) setup_error = st.error().ToString();
+    // Round 4 cannot finish while this callback holds p1: p0 is refused, and p3 is admitted
+    // (and will receive round 4's result) before it returns.
+    forked_run = fed->RunParticipant(0, *w0);
+    if (forked_run.wait_for(std::chrono::seconds(60)) != std::future_status::ready) setup_error = "p0 did not end";
+    auto joined = std::make_shared<std::promise<std::uint64_t>>();
+    auto o3 = fed->ClientOptions(3);
+    o3.on_joined = [joined](std::uint64_t head) { joined->set_value(head); };
+    auto head_seen = joined->get_future();
+    honest_run = fed->RunParticipant(3, *w3, o3);
+    if (head_seen.wait_for(std::chrono::seconds(60)) != std::future_status::ready) {
+      setup_error = "p3 was not admitted";
+    } else if (head_seen.get() != 3) {
+      setup_error = "p3 was admitted at another head";
+    }
+  };
+  std::vector<std::future<Status>> runs;
+  runs.push_back(fed->RunParticipant(1, *workload(), opts));
+  runs.push_back(fed->RunParticipant(2, *workload()));
+  for (auto& r : runs) {
+    auto st = r.get();
+    EXPECT_TRUE(st) << st.error().ToString();
+  }
+  ASSERT_TRUE(setup_error.empty()) << setup_error;
+  ASSERT_TRUE(forked_run.valid() && honest_run.valid());
+  auto forked = forked_run.get();
+  ASSERT_FALSE(forked);
+  EXPECT_EQ(forked.error().code(), ErrorCode::kAborted);
+  EXPECT_NE(forked.error().message().find("forked history"), std::string::npos) << forked.error().message();
+  EXPECT_NE(forked.error().message().find("does not chain to the result of round 1 this participant verified"),
+            std::string::npos) << forked.error().message();
+  auto honest = honest_run.get();
+  EXPECT_TRUE(honest) << honest.error().ToString();
+  ASSERT_TRUE(fed->JoinAggregator());
+
+  // The Welcome held rounds 2 and 3, chaining from round 1 to the head.
+  ASSERT_TRUE(forged_welcome);
+  EXPECT_EQ(forged_welcome->head_round, 3u);
+  ASSERT_EQ(forged_welcome->catch_up.size(), 2u);
+  EXPECT_EQ(forged_welcome->catch_up[0].round, 2u);
+  EXPECT_EQ(forged_welcome->catch_up[0].prev_hash, hashes[1]);
+  EXPECT_EQ(forged_welcome->catch_up[1].round, 3u);
+  // p3 caught up to round 3, then verified round 4 as usual; p0's chain did not move.
+  auto p3 = participant::LoadChainState(fed->dir() / "state-p3");
+  ASSERT_TRUE(p3);
+  EXPECT_EQ(p3->last_round, 4u);
+  EXPECT_EQ(p3->last_hash, hashes[4]);
+  auto p0 = participant::LoadChainState(fed->dir() / "state-p0");
+  ASSERT_TRUE(p0);
+  EXPECT_EQ(p0->last_round, 1u);
+}
+
 TEST(ChainHead, ParticipantRefusesAHeadBehindOrForkedFromWhatItVerified) {
   participant::ChainState chain;
   chain.last_round = 4;
@@ -451,6 +561,102 @@ TEST(ChainHead, ParticipantRefusesAHeadBehindOrForkedFromWhatItVerified) {
   EXPECT_TRUE(participant::CheckChainHead(chain, 4, Bytes(32, 1)));
   EXPECT_TRUE(participant::CheckChainHead(chain, 7, Bytes(32, 5)));
   EXPECT_TRUE(participant::CheckChainHead(participant::ChainState{}, 0, {}));
+}
+
+// A chain of unsigned results 1..n (CheckCatchUp needs no signature: the head's hash comes from
+// the attested aggregator's Welcome, and each link is a SHA-256).
+std::vector<protocol::RoundResult> Chain(int n, const std::string& seed) {
+  std::vector<protocol::RoundResult> out;
+  Bytes prev;
+  for (int i = 1; i <= n; ++i) {
+    protocol::RoundResult r;
+    r.federation_id = "f";
+    r.round = static_cast<std::uint64_t>(i);
+    r.detail = seed;
+    r.contributors = {"p0", "p1"};
+    r.prev_hash = prev;
+    r.epsilon_spent = 0;
+    auto h = protocol::ResultHash(r);
+    prev.assign(h.begin(), h.end());
+    out.push_back(r);
+  }
+  return out;
+}
+
+TEST(ChainHead, ReturningParticipantAcceptsOnlyAHistoryThatContinuesItsOwn) {
+  protocol::FederationConfig fed;
+  fed.id = "f";
+  fed.min_participants = 2;
+  fed.roster = {{"p0", {}}, {"p1", {}}};
+  const std::array<std::uint8_t, 32> config{};
+  auto ours = Chain(5, "ours");
+  auto hash = [](const protocol::RoundResult& r) {
+    auto h = protocol::ResultHash(r);
+    return Bytes(h.begin(), h.end());
+  };
+  auto at_two = [&] {
+    participant::ChainState c;
+    c.federation_id = "f";
+    c.last_round = 2;
+    c.last_hash = hash(ours[1]);
+    return c;
+  };
+  protocol::Welcome w;
+  w.head_round = 5;
+  w.head_hash = hash(ours[4]);
+  w.catch_up = {ours[2], ours[3], ours[4]};
+  auto chain = at_two();
+  ASSERT_TRUE(participant::CheckCatchUp(chain, w, fed, config));
+  EXPECT_EQ(chain.last_round, 5u);
+  EXPECT_EQ(chain.last_hash, w.head_hash);
+
+  // Another history from round 1 on (a host restarted the enclave from an older checkpoint and
+  // ran rounds 2..5 again): its round 3 does not chain to our round 2.
+  auto theirs = Chain(5, "theirs");
+  protocol::Welcome fork = w;
+  fork.head_hash = hash(theirs[4]);
+  fork.catch_up = {theirs[2], theirs[3], theirs[4]};
+  chain = at_two();
+  auto forked = participant::CheckCatchUp(chain, fork, fed, config);
+  ASSERT_FALSE(forked);
+  EXPECT_EQ(forked.error().code(), ErrorCode::kAborted);
+  EXPECT_NE(forked.error().message().find("forked history"), std::string::npos) << forked.error().message();
+  EXPECT_NE(forked.error().message().find("round 3 does not chain to the result of round 2 this participant verified"),
+            std::string::npos) << forked.error().message();
+  EXPECT_EQ(chain.last_round, 2u);  // unchanged
+
+  // Results left out (a host that deleted results.jsonl): nothing proves the history continues.
+  protocol::Welcome partial = w;
+  partial.catch_up = {ours[2], ours[3]};
+  chain = at_two();
+  auto unproven = participant::CheckCatchUp(chain, partial, fed, config);
+  ASSERT_FALSE(unproven);
+  EXPECT_NE(unproven.error().message().find("it sent 2 of the 3 results"), std::string::npos) << unproven.error().message();
+
+  // Our results, but a head the aggregator did not announce.
+  protocol::Welcome other_head = w;
+  other_head.head_hash = hash(theirs[4]);
+  chain = at_two();
+  auto wrong_end = participant::CheckCatchUp(chain, other_head, fed, config);
+  ASSERT_FALSE(wrong_end);
+  EXPECT_NE(wrong_end.error().message().find("does not end at the head"), std::string::npos);
+
+  // The attested rules apply to the missed results too (here: a stranger among the contributors).
+  auto strange = Chain(5, "ours");
+  strange[3].contributors = {"p0", "mallory"};
+  Bytes prev = hash(strange[2]);
+  for (int i = 3; i < 5; ++i) {
+    strange[i].prev_hash = prev;
+    prev = hash(strange[i]);
+  }
+  protocol::Welcome rules = w;
+  rules.head_hash = prev;
+  rules.catch_up = {strange[2], strange[3], strange[4]};
+  chain = at_two();
+  auto broken = participant::CheckCatchUp(chain, rules, fed, config);
+  ASSERT_FALSE(broken);
+  EXPECT_NE(broken.error().message().find("contributors: not in the attested roster: mallory"), std::string::npos)
+      << broken.error().message();
 }
 
 // chain.json keeps what the next result is checked against (ε never falls, nothing after a

@@ -228,7 +228,8 @@ std::string Subprocess::output() const { return process_ ? process_->StdoutText(
 
 namespace cairn::testing {
 
-Result<std::unique_ptr<RawParticipant>> RawParticipant::Connect(TestFederation& federation, int i) {
+Result<std::unique_ptr<RawParticipant>> RawParticipant::Connect(TestFederation& federation, int i,
+                                                                const std::function<void(protocol::Hello&)>& edit_hello) {
   std::unique_ptr<RawParticipant> p(new RawParticipant());
   p->federation_ = &federation;
   p->index_ = i;
@@ -254,6 +255,7 @@ Result<std::unique_ptr<RawParticipant>> RawParticipant::Connect(TestFederation& 
   p->data_->connect(net::MakeEndpoint("127.0.0.1", p->evidence_.data_port));
   protocol::Hello hello;
   hello.config_hash = p->config_hash_;
+  if (edit_hello) edit_hello(hello);
   CAIRN_RETURN_IF_ERROR(p->Send(hello));
   auto welcome = p->WaitFor<protocol::Welcome>(std::chrono::seconds(10));
   if (!welcome) return Fail(ErrorCode::kDeadlineExceeded, "no Welcome");

@@ -129,7 +129,8 @@ class RawParticipant {
  public:
   // Fetches evidence, opens the Curve control channel with participant i's key, says Hello and
   // waits for Welcome.
-  static Result<std::unique_ptr<RawParticipant>> Connect(TestFederation& federation, int i);
+  static Result<std::unique_ptr<RawParticipant>> Connect(TestFederation& federation, int i,
+                                                         const std::function<void(protocol::Hello&)>& edit_hello = {});
   ~RawParticipant();
 
   Status Send(const protocol::Message& message);
@@ -159,6 +160,8 @@ class RawParticipant {
   Status SendAllChunks();
   protocol::Commit MakeCommit(std::uint64_t examples = 10) const;
   std::uint32_t chunks() const { return layout_.chunks; }
+  const protocol::Welcome& welcome() const { return welcome_; }
+  const crypto::Sha256Digest& config_hash() const { return config_hash_; }
   void Close();
 
  private:

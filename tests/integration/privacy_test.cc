@@ -66,6 +66,10 @@ TEST(Privacy, LedgerEpsilonInEveryResultAndOverspendingRoundRefused) {
     EXPECT_DOUBLE_EQ(results[i].delta, kDelta);
     EXPECT_DOUBLE_EQ(results[i].noise_multiplier, kZ);
     EXPECT_DOUBLE_EQ(results[i].clip_norm, 0.5);
+    // Under DP nothing unnoised about the data is released: no example total, no training loss.
+    EXPECT_EQ(results[i].num_examples, 0u);
+    for (const auto& m : results[i].metrics) EXPECT_NE(m.name, "train_loss") << "round " << results[i].round;
+    EXPECT_EQ(results[i].contributors.size(), 3u);
   }
   EXPECT_EQ(results[3].status, protocol::RoundStatus::kAborted);
   EXPECT_NE(results[3].detail.find("privacy budget"), std::string::npos) << results[3].detail;
