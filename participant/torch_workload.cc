@@ -83,9 +83,10 @@ class TorchWorkload final : public Workload {
       if (d->rows == 0) continue;
       auto max_label = *std::max_element(d->labels.begin(), d->labels.end());
       if (max_label >= mc.classes) {
-        return Fail(ErrorCode::kInvalidArgument, "the local data has label " + std::to_string(max_label) +
-                                                     " but the federation's model has " +
-                                                     std::to_string(mc.classes) + " classes");
+        // No label value in the message (a class is a fact about the rows).
+        return Fail(ErrorCode::kInvalidArgument, "the local data has a label outside the federation's model's " +
+                                                     std::to_string(mc.classes) + " classes (0.." +
+                                                     std::to_string(mc.classes - 1) + ")");
       }
       d->num_classes = mc.classes;
     }

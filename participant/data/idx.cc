@@ -167,9 +167,9 @@ Result<Dataset> LoadIdx(const std::filesystem::path& images, const std::filesyst
     }
     d.labels[i] = all_labels[r];
     if (options.num_classes > 0 && d.labels[i] >= options.num_classes) {
-      return Fail(ErrorCode::kInvalidArgument, labels.string() + ": label " + std::to_string(d.labels[i]) +
-                                                   " of row " + std::to_string(r) + " is not below " +
-                                                   std::to_string(options.num_classes) + " classes");
+      return Fail(ErrorCode::kInvalidArgument, labels.string() + ": the label of row " + std::to_string(r) +
+                                                   " is not below " + std::to_string(options.num_classes) +
+                                                   " classes");
     }
     max_label = std::max(max_label, d.labels[i]);
   }
