@@ -22,8 +22,11 @@ std::optional<att::Platform> DetectPlatform(ByteSpan r) {
   if (r.size() >= 8 && std::memcmp(r.data(), "CAIRNSIM", 8) == 0) return att::Platform::kSim;
   if (r.size() >= 8) {
     const unsigned version16 = r[0] | (r[1] << 8);
+    const unsigned key_type = r[2] | (r[3] << 8);
     const unsigned tee = r[4] | (r[5] << 8) | (r[6] << 16) | (static_cast<unsigned>(r[7]) << 24);
-    if ((version16 == 4 || version16 == 5) && tee == 0x81) return att::Platform::kTdx;
+    // The attestation key type (2 = ECDSA P-256) too: an SNP report's bytes 4..7 are GUEST_SVN,
+    // which may well be 0x81, but its bytes 2..3 (the top of a small version) are 0.
+    if ((version16 == 4 || version16 == 5) && key_type == 2 && tee == 0x81) return att::Platform::kTdx;
     const unsigned version32 = version16 | (r[2] << 16) | (static_cast<unsigned>(r[3]) << 24);
     if (r.size() == 1184 && version32 >= 2 && version32 <= 5) return att::Platform::kSevSnp;
   }

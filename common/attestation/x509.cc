@@ -92,6 +92,8 @@ std::optional<Bytes> ExtensionValue(X509* x, const char* dotted_oid) {
 std::optional<std::uint64_t> DerSmallInteger(ByteSpan der) {
   if (der.size() < 3 || der[0] != 0x02 || der[1] != der.size() - 2 || der.size() > 11) return std::nullopt;
   if (der[2] & 0x80) return std::nullopt;  // negative
+  // Nine content bytes fit 64 bits only with a leading zero (the sign octet of a value ≥ 2^63).
+  if (der.size() == 11 && der[2] != 0) return std::nullopt;
   std::uint64_t v = 0;
   for (std::size_t i = 2; i < der.size(); ++i) v = (v << 8) | der[i];
   return v;

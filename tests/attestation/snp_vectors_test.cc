@@ -212,6 +212,9 @@ TEST_F(SnpVectorsTest, TurinChainValidWithEightByteHwidAndFmc) {
   auto sv = internal::ExtensionValue(leaf->x509.get(), internal::kOidStructVersion);
   ASSERT_TRUE(sv);
   EXPECT_EQ(internal::DerSmallInteger(*sv), 1u);
+  // Nine content bytes only with a zero sign octet; anything longer does not fit 64 bits.
+  EXPECT_EQ(internal::DerSmallInteger(Bytes{0x02, 0x09, 0x00, 0x80, 0, 0, 0, 0, 0, 0, 0x01}), 0x8000000000000001ull);
+  EXPECT_FALSE(internal::DerSmallInteger(Bytes{0x02, 0x09, 0x01, 0, 0, 0, 0, 0, 0, 0, 0x01}).has_value());
   EXPECT_EQ(internal::DerString(*internal::ExtensionValue(leaf->x509.get(), internal::kOidProductName)), "Turin");
 }
 

@@ -76,6 +76,21 @@ TEST_F(VerifyEvidenceCommandTest, AcceptsRawAndHexWithPlatformDetected) {
   EXPECT_EQ(hex.code, 0) << hex.out << hex.err;
 }
 
+// An SNP report of version 5 whose GUEST_SVN (bytes 4..7) is 0x81 starts like a TDX quote header
+// (version 5, TEE type 0x81) except for the attestation key type: still detected as SEV-SNP.
+TEST_F(VerifyEvidenceCommandTest, SnpReportWithGuestSvn0x81IsNotTakenForTdx) {
+  Bytes r = evidence_.report;
+  r[0] = 5;
+  r[1] = r[2] = r[3] = 0;
+  r[4] = 0x81;
+  r[5] = r[6] = r[7] = 0;
+  ASSERT_TRUE(WriteFileAtomic(dir_ / "svn.bin", ByteSpan(r)));
+  args_.report = dir_ / "svn.bin";
+  Outcome o = RunCommand(args_);
+  EXPECT_EQ(o.code, 1) << o.out << o.err;  // the edited bytes break the signature
+  EXPECT_NE(o.out.find("platform     sev-snp"), std::string::npos) << o.out;
+}
+
 TEST_F(VerifyEvidenceCommandTest, JsonShape) {
   args_.json = true;
   args_.expect_report_data = std::string(128, '2');
