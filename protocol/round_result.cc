@@ -2,9 +2,11 @@
 
 #include <bit>
 #include <cmath>
-#include <limits>
 #include <cstring>
+#include <limits>
 #include <nlohmann/json.hpp>
+#include <stdexcept>
+#include <type_traits>
 
 #include "protocol/limits.h"
 
@@ -163,6 +165,30 @@ std::string ResultToJson(const RoundResult& r) {
   return j.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
 }
 
+namespace {
+
+// An integer field, refused unless the JSON holds an integer of the right sign: nlohmann's get<>
+// would cast a float such as 1e300 to the integer type, which is undefined behaviour.
+struct BadIntegerField : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+template <typename T>
+T IntegerField(const nlohmann::json& j, const char* key) {
+  const auto& v = j.at(key);
+  if (!v.is_number_integer() || (std::is_unsigned_v<T> && !v.is_number_unsigned())) {
+    throw BadIntegerField(std::string("field '") + key + "' must be " +
+                          (std::is_unsigned_v<T> ? "a non-negative integer" : "an integer"));
+  }
+  if constexpr (std::is_signed_v<T>) {
+    if (v.is_number_unsigned() && v.get<std::uint64_t>() > static_cast<std::uint64_t>(std::numeric_limits<T>::max())) {
+      throw BadIntegerField(std::string("field '") + key + "' is out of range");
+    }
+  }
+  return v.get<T>();
+}
+
+}  // namespace
+
 Result<RoundResult> ResultFromJson(std::string_view line) {
   nlohmann::json j;
   try {
@@ -174,7 +200,7 @@ Result<RoundResult> ResultFromJson(std::string_view line) {
   RoundResult r;
   try {
     r.federation_id = j.at("federation_id").get<std::string>();
-    r.round = j.at("round").get<std::uint64_t>();
+    r.round = IntegerField<std::uint64_t>(j, "round");
     std::string status = j.at("status").get<std::string>();
     if (status == "completed") r.status = RoundStatus::kCompleted;
     else if (status == "failed-quorum") r.status = RoundStatus::kFailedQuorum;
@@ -182,16 +208,16 @@ Result<RoundResult> ResultFromJson(std::string_view line) {
     else return Fail(ErrorCode::kInvalidArgument, "unknown status '" + status + "'");
     r.detail = j.at("detail").get<std::string>();
     r.contributors = j.at("contributors").get<std::vector<std::string>>();
-    r.num_examples = j.at("num_examples").get<std::uint64_t>();
-    r.model_version = j.at("model_version").get<std::uint64_t>();
-    r.num_params = j.at("num_params").get<std::uint64_t>();
+    r.num_examples = IntegerField<std::uint64_t>(j, "num_examples");
+    r.model_version = IntegerField<std::uint64_t>(j, "model_version");
+    r.num_params = IntegerField<std::uint64_t>(j, "num_params");
     r.strategy = j.at("strategy").get<std::string>();
     r.platform = j.at("platform").get<std::string>();
     r.epsilon_spent = NumberFromJson(j.at("epsilon_spent"));
     r.delta = NumberFromJson(j.at("delta"));
     r.noise_multiplier = NumberFromJson(j.at("noise_multiplier"));
     r.clip_norm = NumberFromJson(j.at("clip_norm"));
-    r.unix_millis = j.at("unix_millis").get<std::int64_t>();
+    r.unix_millis = IntegerField<std::int64_t>(j, "unix_millis");
     r.final = j.at("final").get<bool>();
     auto prev = HexDecode(j.at("prev_hash").get<std::string>());
     if (!prev || (prev->size() != 0 && prev->size() != 32)) {
@@ -199,6 +225,8 @@ Result<RoundResult> ResultFromJson(std::string_view line) {
     }
     r.prev_hash = std::move(*prev);
   } catch (const nlohmann::json::exception& e) {
+    return Fail(ErrorCode::kInvalidArgument, std::string("malformed round result: ") + e.what());
+  } catch (const BadIntegerField& e) {
     return Fail(ErrorCode::kInvalidArgument, std::string("malformed round result: ") + e.what());
   }
   CAIRN_RETURN_IF_ERROR(HexField(j, "model_hash", r.model_hash));

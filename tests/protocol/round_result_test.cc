@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <nlohmann/json.hpp>
+
 #include "protocol/codec.h"
 #include "protocol/limits.h"
 
@@ -74,6 +76,32 @@ TEST(RoundResult, MalformedJsonIsRejected) {
   EXPECT_FALSE(ResultFromJson("{"));
   EXPECT_FALSE(ResultFromJson("[]"));
   EXPECT_FALSE(ResultFromJson(R"({"round": 1})"));
+}
+
+// Found by fuzz_round_result_json (tests/fuzz/regressions/…/float-where-an-integer-belongs): a
+// float where an integer belongs was cast to the integer type (undefined behaviour for 1e300).
+TEST(RoundResult, FloatOrNegativeWhereAnIntegerBelongsIsRejectedNamingTheField) {
+  const std::string good = ResultToJson(Sample());
+  auto with = [&](const std::string& key, const std::string& value) {
+    auto j = nlohmann::json::parse(good);
+    j[key] = nlohmann::json::parse(value);
+    return ResultFromJson(j.dump());
+  };
+  ASSERT_TRUE(ResultFromJson(good));
+  for (const char* key : {"round", "num_examples", "model_version", "num_params", "unix_millis"}) {
+    for (const char* value : {"1e300", "1.5", "-1e300"}) {
+      auto r = with(key, value);
+      ASSERT_FALSE(r) << key << " = " << value;
+      EXPECT_NE(r.error().message().find(std::string("field '") + key + "'"), std::string::npos) << r.error().message();
+    }
+  }
+  auto negative = with("round", "-3");
+  ASSERT_FALSE(negative);
+  EXPECT_NE(negative.error().message().find("non-negative integer"), std::string::npos);
+  EXPECT_TRUE(with("unix_millis", "-3"));  // a signed field may be negative
+  auto huge = with("unix_millis", "18446744073709551615");
+  ASSERT_FALSE(huge);
+  EXPECT_NE(huge.error().message().find("out of range"), std::string::npos);
 }
 
 }  // namespace
