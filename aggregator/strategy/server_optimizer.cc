@@ -1,13 +1,29 @@
 #include "aggregator/strategy/server_optimizer.h"
 
+#include <bit>
 #include <cmath>
+#include <cstdint>
+#include <optional>
 
 namespace cairn::strategy {
 namespace {
 
-// Whether a double stored as float32 stays finite (the cast of a value beyond FLT_MAX, after
-// rounding, is ±inf).
-bool FitsFloat(double v) { return std::isfinite(static_cast<float>(v)); }
+// 1 when a double stored as float32 is not finite (the cast of a value beyond FLT_MAX, after
+// rounding, is ±inf; NaN stays NaN): the exponent bits are all ones. Branch-free, so the common
+// case, nothing overflows, is one vectorized pass; the index is searched for only when one does.
+inline unsigned NotFitting(double v) {
+  return (std::bit_cast<std::uint32_t>(static_cast<float>(v)) & 0x7f800000u) == 0x7f800000u;
+}
+template <typename Fn>
+std::optional<std::size_t> FirstNotFitting(std::size_t n, Fn&& values_fit) {
+  unsigned bad = 0;
+  for (std::size_t j = 0; j < n; ++j) bad |= values_fit(j);
+  if (bad == 0) return std::nullopt;
+  for (std::size_t j = 0; j < n; ++j) {
+    if (values_fit(j)) return j;
+  }
+  return std::nullopt;
+}
 
 class PlainOptimizer final : public ServerOptimizer {
  public:
@@ -22,10 +38,9 @@ class PlainOptimizer final : public ServerOptimizer {
   }
   std::optional<std::size_t> FirstOverflow(std::size_t /*offset*/, std::span<const float> global,
                                            std::span<const double> delta) const override {
-    for (std::size_t j = 0; j < global.size(); ++j) {
-      if (!FitsFloat(static_cast<double>(global[j]) + eta_ * delta[j])) return j;
-    }
-    return std::nullopt;
+    return FirstNotFitting(global.size(), [&](std::size_t j) {
+      return NotFitting(static_cast<double>(global[j]) + eta_ * delta[j]);
+    });
   }
   std::vector<StateVector> State() override { return {}; }
   std::uint64_t StateBytes() const override { return 0; }
@@ -51,11 +66,10 @@ class MomentumOptimizer final : public ServerOptimizer {
   std::optional<std::size_t> FirstOverflow(std::size_t offset, std::span<const float> global,
                                            std::span<const double> delta) const override {
     const float* u = u_.data() + offset;
-    for (std::size_t j = 0; j < global.size(); ++j) {
+    return FirstNotFitting(global.size(), [&](std::size_t j) {
       const double u_new = momentum_ * static_cast<double>(u[j]) + delta[j];
-      if (!FitsFloat(u_new) || !FitsFloat(static_cast<double>(global[j]) + eta_ * u_new)) return j;
-    }
-    return std::nullopt;
+      return NotFitting(u_new) | NotFitting(static_cast<double>(global[j]) + eta_ * u_new);
+    });
   }
   std::vector<StateVector> State() override { return {{"momentum", u_, false}}; }
   std::uint64_t StateBytes() const override { return 4ull * u_.size(); }
@@ -93,11 +107,10 @@ class AdaptiveOptimizer final : public ServerOptimizer {
                                            std::span<const double> delta) const override {
     const float* m = m_.data() + offset;
     const float* v = v_.data() + offset;
-    for (std::size_t j = 0; j < global.size(); ++j) {
+    return FirstNotFitting(global.size(), [&](std::size_t j) {
       const Step s = StepAt(m[j], v[j], global[j], delta[j]);
-      if (!FitsFloat(s.m) || !FitsFloat(s.v) || !FitsFloat(s.x)) return j;
-    }
-    return std::nullopt;
+      return NotFitting(s.m) | NotFitting(s.v) | NotFitting(s.x);
+    });
   }
   std::vector<StateVector> State() override { return {{"m", m_, false}, {"v", v_, true}}; }
   std::uint64_t StateBytes() const override { return 4ull * (m_.size() + v_.size()); }
