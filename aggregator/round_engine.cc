@@ -16,6 +16,7 @@
 #include "common/core/log.h"
 #include "common/metrics/http_server.h"
 #include "protocol/analytics_message.h"
+#include "protocol/codec.h"
 #include "protocol/limits.h"
 #include "protocol/masking_config.h"
 #include "protocol/round_result.h"
@@ -140,6 +141,19 @@ Status RoundEngine::Init() {
   for (const auto& r : fed.roster) participants_[r.id];
   CAIRN_RETURN_IF_ERROR(SealCurrentModel());
   if (options_.head_unpublished) CAIRN_RETURN_IF_ERROR(RepairUnpublishedHead());
+  // A head signed as final (the federation was stopped, or gave up on a failed round) told every
+  // participant that nothing follows it, and they refuse any later result (participant/audit/
+  // result_rules): continuing would only fail them one by one.
+  if (!FederationOver() && state_.head_round > 0 && !state_.head_result.empty()) {
+    auto head = protocol::ResultFromJson(state_.head_result);
+    if (head && head->final) {
+      return Fail(ErrorCode::kFailedPrecondition,
+                  "the federation ended at round " + std::to_string(state_.head_round) +
+                      ": its last result is signed as final (it was stopped, or gave up on a failed round), "
+                      "and participants refuse any result after a final one; start a new federation "
+                      "(docs/operations.md, \"Rotating a federation\") instead of resuming this one");
+    }
+  }
   if (FederationOver() && !StartDelivery()) {
     SetPhase(Phase::kDone);
     outcome_ = Ok();
@@ -305,6 +319,10 @@ void RoundEngine::OnHello(const std::string& participant, const protocol::Hello&
       // and the participant says which rounds it could not check.
       std::size_t bytes = 0;
       for (auto& r : *missed) {
+        // A line the participant's decoder would refuse (one written before today's limits, say)
+        // would make the whole Welcome undecodable: stop before it, and the participant says
+        // which rounds it could not check.
+        if (!protocol::Decode(protocol::Encode(protocol::Message(r)), protocol::kMaxControlMessageBytes)) break;
         std::size_t size = 1024 + r.detail.size();
         for (const auto& c : r.contributors) size += c.size() + 16;
         if (bytes + size > protocol::kMaxControlMessageBytes * 3 / 4) break;
@@ -388,7 +406,7 @@ void RoundEngine::RejectTo(const std::string& participant, std::uint64_t round, 
   if (options_.metrics) options_.metrics->rejections_total->Increment(protocol::RejectCodeName(r.code));
   // A detail may quote a peer's text (a query name): the decoders admit UTF-8 only, and this
   // keeps it so and within the size the participant's decoder accepts.
-  const std::string detail = protocol::ToValidUtf8(protocol::TruncateUtf8(r.detail, protocol::kMaxTextBytes));
+  const std::string detail = std::string(protocol::TruncateUtf8(protocol::ToValidUtf8(r.detail), protocol::kMaxTextBytes));
   log::Warn("update_rejected", {{"participant", participant}, {"round", round},
                                 {"code", protocol::RejectCodeName(r.code)}, {"reason", detail}});
   outbox_.Send(participant, protocol::Rejected{round, r.code, detail});
@@ -481,7 +499,9 @@ void RoundEngine::ExpireIdleUploads() {
   const auto now = clock_.Now();
   std::vector<std::string> idle;
   for (const auto& [p, u] : round_->uploads) {
-    if (u->state() == Upload::State::kStreaming && now >= u->last_progress + DurationFromSeconds(timeout)) {
+    // An upload whose chunks have all opened only waits for its commit: not idle.
+    if (u->state() == Upload::State::kStreaming && !u->complete() &&
+        now >= u->last_progress + DurationFromSeconds(timeout)) {
       idle.push_back(p);
     }
   }

@@ -202,8 +202,8 @@ void AggregatorServer::HandleControl() {
       // Within what the participant's decoder accepts (UTF-8, 1 KiB), whatever the message says.
       Send(participant, protocol::ErrorReply{version ? protocol::RejectCode::kVersionMismatch
                                                      : protocol::RejectCode::kMalformed,
-                                             protocol::ToValidUtf8(protocol::TruncateUtf8(
-                                                 msg.error().message(), protocol::kMaxTextBytes))});
+                                             std::string(protocol::TruncateUtf8(
+                                                 protocol::ToValidUtf8(msg.error().message()), protocol::kMaxTextBytes))});
       continue;
     }
     if (auto* hello = std::get_if<protocol::Hello>(&*msg)) {

@@ -1,6 +1,7 @@
 #include "aggregator/state_store.h"
 
 #include <bit>
+#include <charconv>
 #include <cmath>
 #include <cstring>
 #include <map>
@@ -272,6 +273,15 @@ Result<std::vector<protocol::RoundResult>> StateStore::ReadResults(std::uint64_t
     std::string_view line(text.data() + pos, end - pos);
     pos = end + 1;
     if (line.find_first_not_of(" \t\r") == std::string_view::npos) continue;
+    // Lines outside the range are skipped on their "round" key alone (ResultToJson writes it near
+    // the start), so a long log is not parsed whole for each returning participant; a line where
+    // the key is not found that way is parsed.
+    if (auto k = line.substr(0, 512).find("\"round\":"); k != std::string_view::npos) {
+      std::uint64_t round = 0;
+      const char* first = line.data() + k + 8;
+      auto [end_ptr, ec] = std::from_chars(first, line.data() + std::min<std::size_t>(line.size(), k + 8 + 24), round);
+      if (ec == std::errc() && end_ptr != first && (round < from || round > to)) continue;
+    }
     auto r = protocol::ResultFromJson(line);
     if (!r || r->round < from || r->round > to || r->round - from >= max) continue;
     by_round[r->round] = std::move(*r);

@@ -337,6 +337,30 @@ TEST_F(RoundEngineTest, HugeTrainLossIsLeftOutAndTheRunRestarts) {
   ExpectRestartWorks();
 }
 
+// A stop signs its last result as final; participants refuse anything after a final result, so
+// a restart from that checkpoint must not resume the rounds (it says why and what to do).
+TEST_F(RoundEngineTest, AFederationStoppedWithAFinalResultIsNotResumed) {
+  Start();
+  Join("p0");
+  engine_->RequestStop();  // the open round finishes, no new one starts
+  Contribute("p0", std::vector<float>(kParams, 0.01f), 10);
+  auto results = Results("p0");
+  ASSERT_EQ(results.size(), 1u);
+  EXPECT_TRUE(results[0].final);
+  auto store = OpenStore();
+  auto restored = store->LoadCheckpoint();
+  ASSERT_TRUE(restored && restored->has_value());
+  EngineOptions o;
+  o.federation = fed_;
+  o.config_hash = config_hash_;
+  RecordingOutbox outbox;
+  auto e = RoundEngine::Create(std::move(o), *keys_, clock_, outbox, *store, std::move(**restored));
+  ASSERT_FALSE(e);
+  EXPECT_EQ(e.error().code(), ErrorCode::kFailedPrecondition);
+  EXPECT_NE(e.error().message().find("the federation ended at round 1: its last result is signed as final"),
+            std::string::npos) << e.error().message();
+}
+
 TEST_F(RoundEngineTest, BoundedTrainLossIsAveraged) {
   Start();
   Join("p0");
@@ -533,6 +557,23 @@ TEST_F(RoundEngineTest, IdleUploadersLoseTheirSlotsToWaitingParticipants) {
 
 // Review fix 1: the deadline released the uploads in flight and granted their slots to the
 // uploads waiting behind them: an UploadReady for a round that was closing.
+// An upload whose chunks have all opened only waits for its commit: the idle timeout leaves it.
+TEST_F(RoundEngineTest, ACompleteUploadWaitingForItsCommitIsNotIdle) {
+  fed_.round_timeout_s = 300;
+  Start();
+  Join("p0");
+  auto u = BeginUpload("p0", std::vector<float>(kParams, 0.01f));
+  ASSERT_TRUE(u);
+  for (std::uint32_t i = 0; i < u->layout.chunks; ++i) SendChunk(*u, i);
+  clock_.Advance(std::chrono::seconds(120));  // four idle timeouts, the round deadline not reached
+  engine_->Tick();
+  EXPECT_TRUE(outbox_.To<protocol::Rejected>("p0").empty());
+  SendCommit(*u, 10);
+  auto results = Results("p0");
+  ASSERT_EQ(results.size(), 1u);
+  EXPECT_EQ(results[0].status, protocol::RoundStatus::kCompleted);
+}
+
 TEST_F(RoundEngineTest, FinalizeGrantsNoSlots) {
   fed_.round_timeout_s = 20;
   fed_.cohort_wait_s = 60;  // both in the cohort
