@@ -234,13 +234,18 @@ class RoundEngineTest : public ::testing::Test {
     auto missing = store->HeadMissingFromResults(**restored);
     ASSERT_TRUE(missing) << missing.error().ToString();
     EXPECT_FALSE(*missing);
+    auto e = Restart(*store, std::move(**restored));
+    ASSERT_TRUE(e) << e.error().ToString();
+  }
+
+  // A new engine from a restored state, as the aggregator's start does.
+  Result<std::unique_ptr<RoundEngine>> Restart(StateStore& store, EngineState state) {
     EngineOptions o;
     o.federation = fed_;
     o.config_hash = config_hash_;
-    RecordingOutbox outbox;
-    auto e = RoundEngine::Create(std::move(o), *keys_, clock_, outbox, *store, std::move(**restored));
-    ASSERT_TRUE(e) << e.error().ToString();
+    return RoundEngine::Create(std::move(o), *keys_, clock_, restart_outbox_, store, std::move(state));
   }
+  RecordingOutbox restart_outbox_;
 
   std::filesystem::path dir_;
   protocol::FederationConfig fed_;
@@ -350,11 +355,7 @@ TEST_F(RoundEngineTest, AFederationStoppedWithAFinalResultIsNotResumed) {
   auto store = OpenStore();
   auto restored = store->LoadCheckpoint();
   ASSERT_TRUE(restored && restored->has_value());
-  EngineOptions o;
-  o.federation = fed_;
-  o.config_hash = config_hash_;
-  RecordingOutbox outbox;
-  auto e = RoundEngine::Create(std::move(o), *keys_, clock_, outbox, *store, std::move(**restored));
+  auto e = Restart(*store, std::move(**restored));
   ASSERT_FALSE(e);
   EXPECT_EQ(e.error().code(), ErrorCode::kFailedPrecondition);
   EXPECT_NE(e.error().message().find("the federation ended at round 1: its last result is signed as final"),
