@@ -3,6 +3,7 @@
 #include <bit>
 #include <cmath>
 #include <cstdint>
+#include <limits>
 #include <optional>
 
 namespace cairn::strategy {
@@ -25,6 +26,18 @@ std::optional<std::size_t> FirstNotFitting(std::size_t n, Fn&& values_fit) {
   return std::nullopt;
 }
 
+// FitsForAnyDeltaWithin's threshold: a bound at or above half of FLT_MAX (or NaN) counts as "could
+// overflow". The factor 2 absorbs any difference between the bound's rounding and ApplyBlock's.
+constexpr double kSafeMagnitude = 0.5 * static_cast<double>(std::numeric_limits<float>::max());
+inline unsigned Unsafe(double bound) { return !(bound < kSafeMagnitude); }
+// True when no coordinate's bound is unsafe (one vectorized pass, as FirstNotFitting).
+template <typename Fn>
+bool AllSafe(std::size_t n, Fn&& unsafe_at) {
+  unsigned bad = 0;
+  for (std::size_t j = 0; j < n; ++j) bad |= unsafe_at(j);
+  return bad == 0;
+}
+
 class PlainOptimizer final : public ServerOptimizer {
  public:
   explicit PlainOptimizer(double eta) : eta_(eta) {}
@@ -40,6 +53,13 @@ class PlainOptimizer final : public ServerOptimizer {
                                            std::span<const double> delta) const override {
     return FirstNotFitting(global.size(), [&](std::size_t j) {
       return NotFitting(static_cast<double>(global[j]) + eta_ * delta[j]);
+    });
+  }
+  bool FitsForAnyDeltaWithin(std::span<const float> global, double delta_bound) const override {
+    // |x + η·Δ| <= |x| + η·B.
+    const double step = eta_ * delta_bound;
+    return !Unsafe(step) && AllSafe(global.size(), [&](std::size_t j) {
+      return Unsafe(std::fabs(static_cast<double>(global[j])) + step);
     });
   }
   std::vector<StateVector> State() override { return {}; }
@@ -69,6 +89,15 @@ class MomentumOptimizer final : public ServerOptimizer {
     return FirstNotFitting(global.size(), [&](std::size_t j) {
       const double u_new = momentum_ * static_cast<double>(u[j]) + delta[j];
       return NotFitting(u_new) | NotFitting(static_cast<double>(global[j]) + eta_ * u_new);
+    });
+  }
+  bool FitsForAnyDeltaWithin(std::span<const float> global, double delta_bound) const override {
+    // |u'| <= μ·|u| + B, |x'| <= |x| + η·|u'|.
+    const float* u = u_.data();
+    return !Unsafe(delta_bound) && AllSafe(global.size(), [&](std::size_t j) {
+      const double u_bound = momentum_ * std::fabs(static_cast<double>(u[j])) + delta_bound;
+      return Unsafe(u_bound) |
+             Unsafe(std::fabs(static_cast<double>(global[j])) + eta_ * u_bound);
     });
   }
   std::vector<StateVector> State() override { return {{"momentum", u_, false}}; }
@@ -110,6 +139,30 @@ class AdaptiveOptimizer final : public ServerOptimizer {
     return FirstNotFitting(global.size(), [&](std::size_t j) {
       const Step s = StepAt(m[j], v[j], global[j], delta[j]);
       return NotFitting(s.m) | NotFitting(s.v) | NotFitting(s.x);
+    });
+  }
+  bool FitsForAnyDeltaWithin(std::span<const float> global, double delta_bound) const override {
+    // With |Δ| <= B, Δ² <= B²:
+    //   |m'| <= β₁|m| + (1−β₁)B
+    //   v' <= v + B² (Adagrad), β₂v + (1−β₂)B² (Adam), v + (1−β₂)B² (Yogi: it moves v towards
+    //   Δ² by at most (1−β₂)Δ²)
+    //   √v' + τ >= τ, so |x'| <= |x| + η|m'|/τ.
+    // A negative v (never stored: LoadState refuses it) or τ = 0 gives no bound: false.
+    if (!(tau_ > 0)) return false;
+    const double b2 = delta_bound * delta_bound;
+    const double v_add = (kind_ == AdaptiveKind::kAdagrad ? 1.0 : 1.0 - beta2_) * b2;
+    const double v_keep = kind_ == AdaptiveKind::kAdam ? beta2_ : 1.0;
+    const double m_add = (1.0 - beta1_) * delta_bound;
+    if (Unsafe(v_add) || Unsafe(m_add)) return false;
+    const float* m = m_.data();
+    const float* v = v_.data();
+    return AllSafe(global.size(), [&](std::size_t j) {
+      const double m_bound = beta1_ * std::fabs(static_cast<double>(m[j])) + m_add;
+      const double v_bound = v_keep * static_cast<double>(v[j]) + v_add;
+      const double x_bound =
+          std::fabs(static_cast<double>(global[j])) + eta_ * m_bound / tau_;
+      return Unsafe(m_bound) | Unsafe(v_bound) | Unsafe(x_bound) |
+             static_cast<unsigned>(v[j] < 0.0f);
     });
   }
   std::vector<StateVector> State() override { return {{"m", m_, false}, {"v", v_, true}}; }

@@ -35,6 +35,15 @@ class ServerOptimizer {
   virtual std::optional<std::size_t> FirstOverflow(std::size_t offset, std::span<const float> global,
                                                    std::span<const double> delta) const = 0;
 
+  // A check that needs no Δ, only a bound on it: true when every Δ with |Δ[j]| <= delta_bound
+  // for all j keeps the whole model (`global`, every coordinate from 0) and the state well within
+  // float32 (below FLT_MAX / 2). It evaluates ApplyBlock's arithmetic on magnitudes (each rounded
+  // operation there is monotone in them), with a factor-2 margin for anything rounding could add.
+  // False means "could overflow", not "will": callers then run FirstOverflow on the real Δ.
+  // Robust rules use it to skip their dry run (their output lies within the range of their
+  // inputs, so a bound on the inputs bounds Δ). delta_bound must be finite and >= 0.
+  virtual bool FitsForAnyDeltaWithin(std::span<const float> global, double delta_bound) const = 0;
+
   // The optimizer's state vectors by name ("momentum", "m", "v"), each P floats, in a fixed
   // order; empty for stateless optimizers. Mutable so that checkpoints can be loaded in place.
   struct StateVector {

@@ -356,6 +356,7 @@ class ComposedStrategy final : public Strategy {
     CAIRN_RETURN_IF_ERROR(CheckCohort(n));
     std::vector<double> scales(n, 1.0);
     double total_weight = 0;
+    double largest_norm = 0;  // of the clipped updates: a bound on every coordinate of the output
     for (std::size_t i = 0; i < n; ++i) {
       if (deltas[i].size() != n_params_) {
         return Fail(ErrorCode::kInvalidArgument,
@@ -378,12 +379,19 @@ class ComposedStrategy final : public Strategy {
                                                      std::to_string(it - deltas[i].begin()));
       }
       scales[i] = ClipScale(std::sqrt(sq), norm_bound_);
+      largest_norm = std::max(largest_norm, scales[i] * std::sqrt(sq));
     }
 
-    // The rule runs twice over the held updates: a dry run that only checks that applying its
-    // output keeps the model and the state finite (float32 overflow), then the real one. The
-    // rules are deterministic, so both see the same blocks; this costs a second pass instead of
-    // a P-sized buffer, and keeps "fails before touching the model or the state".
+    // Applying the rule's output must keep the model and the state finite (float32 overflow),
+    // and a round that would not must fail before touching either. Every rule's output
+    // coordinate is a mean or a median of some clipped updates' values at that coordinate, so
+    // its magnitude is at most the largest clipped update's largest value, itself at most that
+    // update's L2 norm. Twice that (for rounding in the rule and in the norm) bounds Δ; when the
+    // optimizer can take any Δ within it, the rule runs once. Otherwise it runs twice: a dry run
+    // that checks each block of the real output, then the real one. The rules are
+    // deterministic, so both see the same blocks; this costs a second pass instead of a P-sized
+    // buffer.
+    const bool needs_dry_run = !optimizer_->FitsForAnyDeltaWithin(global, 2.0 * largest_norm);
     std::optional<std::size_t> overflow;
     const BlockSink check = [&](std::size_t offset, std::span<const double> block) {
       if (overflow) return;
@@ -406,8 +414,10 @@ class ComposedStrategy final : public Strategy {
       const auto dist = PairwiseSquaredDistances(deltas, scales);
       selected = BulyanSelection(dist, n, rule_.f);
     }
-    RunRule(deltas, weights, scales, total_weight, ranking, selected, check);
-    if (overflow) return OverflowError(*overflow);
+    if (needs_dry_run) {
+      RunRule(deltas, weights, scales, total_weight, ranking, selected, check);
+      if (overflow) return OverflowError(*overflow);
+    }
     RunRule(deltas, weights, scales, total_weight, ranking, selected, apply);
     ++rounds_;
     return Ok();
