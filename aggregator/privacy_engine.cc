@@ -121,10 +121,30 @@ Result<std::vector<std::string>> PrivacyEngine::SelectCohort(const std::vector<s
   } else {
     CAIRN_ASSIGN_OR_RETURN(picked, dp::PoissonSample(roster.size(), config_.sampling_rate, *rng_));
   }
+  if (hides_cohort()) {
+    // Everyone connected is invited and uploads; the sample decides only whose update counts.
+    std::vector<double> in_sample(roster.size(), 0.0);
+    for (std::size_t i : picked) {
+      if (i < roster.size()) in_sample[i] = 1.0;
+    }
+    sample_weights_.clear();
+    for (std::size_t i = 0; i < roster.size(); ++i) {
+      if (!connected.contains(roster[i])) continue;
+      cohort.push_back(roster[i]);
+      sample_weights_[roster[i]] = in_sample[i];
+    }
+    return cohort;
+  }
   for (std::size_t i : picked) {
     if (i < roster.size() && connected.contains(roster[i])) cohort.push_back(roster[i]);
   }
   return cohort;
+}
+
+double PrivacyEngine::SampleWeight(const std::string& participant) const {
+  if (!hides_cohort()) return 1.0;
+  auto it = sample_weights_.find(participant);
+  return it == sample_weights_.end() ? 0.0 : it->second;
 }
 
 Status PrivacyEngine::NoiseAndAverage(std::span<double> sum, std::size_t /*contributors*/, double extra_sensitivity) {

@@ -5,6 +5,7 @@
 // selects every connected participant and charges nothing.
 #pragma once
 
+#include <map>
 #include <memory>
 #include <optional>
 #include <set>
@@ -33,8 +34,15 @@ class PrivacyEngine {
   // The round's cohort: everyone connected (privacy off), or a sample of the roster as the
   // accountant assumes (Poisson with rate q, or m of n), keeping those who are connected.
   // `roster` in roster order; `connected` says who is connected now.
+  // With privacy.hide_cohort the Poisson sample stays secret: every connected member is in the
+  // returned cohort, and SampleWeight says whose update counts.
   Result<std::vector<std::string>> SelectCohort(const std::vector<std::string>& roster,
                                                 const std::set<std::string>& connected);
+  // The factor a committed update enters the round's sum with, beyond its own weight: 1, or with
+  // a hidden cohort 0 for a member outside this round's secret sample (its update is folded in
+  // times 0, the same work, so the time taken does not tell). Never log it.
+  double SampleWeight(const std::string& participant) const;
+  bool hides_cohort() const { return enabled_ && config_.hide_cohort; }
   // Current clip norm C (adaptive clipping moves it between rounds).
   double clip_norm() const;
   // The clip norm the last completed round used (what its signed result records).
@@ -68,6 +76,9 @@ class PrivacyEngine {
   std::optional<dp::AdaptiveClip> adaptive_;
   double clip_used_ = 0;
   std::unique_ptr<dp::RandomSource> rng_;
+  // With a hidden cohort: 1 or 0 for each member of the current round's cohort (secret; not in
+  // the checkpoint: a restarted round draws a new sample, and nothing of the old one was released).
+  std::map<std::string, double> sample_weights_;
 };
 
 }  // namespace cairn::aggregator

@@ -52,6 +52,7 @@ struct RoundEngine::RoundState {
   double loss_weight = 0;
   bool model_changed = false;              // FinalizeCompleted failed after the model was updated
   std::uint64_t clip_bits_below = 0;       // adaptive clipping: updates within C
+  std::uint64_t counted = 0;               // commits in the sum (a hidden cohort's sample only)
   std::vector<std::vector<float>> held;    // robust strategies: every accepted update
   std::vector<double> held_weights;
 
@@ -619,7 +620,9 @@ void RoundEngine::OnCommit(const std::string& participant, const protocol::Commi
       ReleaseUpload(participant);
       return;
     }
-    weight = 1.0;  // DP-FedAvg: equal weights, fixed denominator
+    // DP-FedAvg: equal weights, fixed denominator. With a hidden cohort an update from outside
+    // the secret sample is folded in times 0.
+    weight = privacy_->SampleWeight(participant);
   } else if (double bound = options_.federation.max_update_norm;
              bound > 0 && norm > bound * (1 + strategy::kNormBoundSlack)) {
     RejectTo(participant, commit.round,
@@ -661,7 +664,10 @@ void RoundEngine::RecordCommit(const std::string& participant, const protocol::C
     round_->weighted_loss += m.value * static_cast<double>(commit.num_examples);
     round_->loss_weight += static_cast<double>(commit.num_examples);
   }
-  if (commit.within_clip) ++round_->clip_bits_below;
+  // Adaptive clipping counts the updates in the sum: with a hidden cohort, the sampled ones.
+  const auto counted = static_cast<std::uint64_t>(privacy_->SampleWeight(participant));
+  round_->counted += counted;
+  round_->clip_bits_below += commit.within_clip ? counted : 0;
   round_->uploads.erase(participant);
   round_->committed.insert(participant);
   round_->contributors.push_back(participant);
@@ -1175,7 +1181,7 @@ Status RoundEngine::FinalizeCompleted(protocol::RoundResult& result) {
     return Fail(ErrorCode::kInternal, "the aggregate left a non-finite value in the model");
   }
   if (privacy_->enabled()) {
-    CAIRN_RETURN_IF_ERROR(privacy_->ChargeRound(rs.clip_bits_below, rs.committed.size()));
+    CAIRN_RETURN_IF_ERROR(privacy_->ChargeRound(rs.clip_bits_below, rs.counted));
   }
   state_.model_version++;
   state_.completed_rounds++;

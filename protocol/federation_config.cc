@@ -84,6 +84,15 @@ Status ParsePrivacy(TomlReader& t, PrivacyConfig& p) {
   CAIRN_RETURN_IF_ERROR(t.Get("sampling_rate", p.sampling_rate, 1e-9, 1.0));
   CAIRN_RETURN_IF_ERROR(t.Get("participants_per_round", p.participants_per_round, 0u,
                               static_cast<std::uint32_t>(kMaxParticipants)));
+  CAIRN_RETURN_IF_ERROR(t.Get("hide_cohort", p.hide_cohort));
+  if (p.hide_cohort && !p.enabled) {
+    return Fail(ErrorCode::kInvalidArgument,
+                t.Where("hide_cohort") + " hides a differentially private sample: it needs privacy.enabled = true");
+  }
+  if (p.hide_cohort && p.sampling != "poisson") {
+    return Fail(ErrorCode::kInvalidArgument,
+                t.Where("hide_cohort") + " samples in secret at rate sampling_rate: it needs sampling = \"poisson\"");
+  }
   CAIRN_RETURN_IF_ERROR(t.GetEnum("conversion", p.conversion, {"improved", "classic"}));
   CAIRN_RETURN_IF_ERROR(t.GetEnum("orders", p.orders, {"opacus", "tfp"}));
   CAIRN_RETURN_IF_ERROR(t.Get("adaptive_clipping", p.adaptive_clipping));
@@ -202,6 +211,12 @@ Status ParseAttested(TomlReader& root, FederationConfig& f, const std::filesyste
                                      "privacy.enabled use \"site\" or \"none\"");
   }
   CAIRN_RETURN_IF_ERROR(ResolveMasking(f, root.source_name()));
+  if (f.privacy.hide_cohort && f.masking.enabled) {
+    return Fail(ErrorCode::kInvalidArgument,
+                root.source_name() + ": privacy.hide_cohort leaves unsampled updates out of the sum inside the enclave, "
+                                     "but a masked update cannot be left out on its own (its masks cancel only in the "
+                                     "full sum); use one or the other");
+  }
   if (f.privacy.enabled) f.task.clip_norm = f.privacy.clip_norm;
   else if (f.max_update_norm > 0) f.task.clip_norm = f.max_update_norm;
   f.task.report_clip_bit = f.privacy.enabled && f.privacy.adaptive_clipping;

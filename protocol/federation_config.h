@@ -39,6 +39,9 @@ struct PrivacyConfig {
   std::string sampling = "poisson";   // "poisson" (rate q) or "fixed" (m per round)
   double sampling_rate = 1.0;         // q for Poisson sampling
   std::uint32_t participants_per_round = 0;  // m for fixed-size sampling
+  // Poisson sampling in secret: every connected member trains and uploads every round, and the
+  // enclave adds only the sampled members' updates (docs/privacy.md, "Hiding the cohort").
+  bool hide_cohort = false;
   std::string conversion = "improved";       // RDP → (ε, δ): "improved" or "classic"
   std::string orders = "opacus";             // RDP orders grid: "opacus" or "tfp"
   bool adaptive_clipping = false;     // Andrew et al. 2021

@@ -9,14 +9,17 @@
 #include <fstream>
 #include <limits>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <sstream>
 
 #include "aggregator/analytics_job.h"
+#include "aggregator/privacy_engine.h"
 #include "aggregator/report.h"
 #include "aggregator/state_store.h"
 #include "aggregator/strategy/strategy.h"
 #include "common/analytics/partial.h"
 #include "common/core/file.h"
+#include "common/model/model_files.h"
 #include "common/model/model_spec.h"
 #include "protocol/round_result.h"
 #include "tests/aggregator/freed_scan.h"
@@ -677,6 +680,111 @@ TEST_F(RoundEngineTest, FailedRoundsWipeHeldUpdatesAndTheRunningSum) {
     EXPECT_EQ(results[0].status, protocol::RoundStatus::kFailedQuorum);
     EXPECT_EQ(cairn::freed_scan::hits.load(), 0);
   }
+}
+
+}  // namespace
+}  // namespace cairn::aggregator
+
+namespace cairn::aggregator {
+namespace {
+
+// privacy.hide_cohort: every connected member is in the cohort; the Poisson sample is secret and
+// only decides whose update counts.
+TEST(HiddenCohort, EveryConnectedMemberIsInvitedAndTheSampleStaysInside) {
+  protocol::FederationConfig fed;
+  fed.privacy.enabled = true;
+  fed.privacy.noise_multiplier = 1.0;
+  fed.privacy.epsilon_budget = 1e6;
+  fed.privacy.sampling_rate = 0.3;
+  fed.privacy.hide_cohort = true;
+  std::vector<std::string> roster;
+  for (int i = 0; i < 10; ++i) {
+    roster.push_back("p" + std::to_string(i));
+    fed.roster.push_back({roster.back(), protocol::Key32{static_cast<std::uint8_t>(i)}});
+  }
+  auto engine = PrivacyEngine::Create(fed, {});
+  ASSERT_TRUE(engine) << engine.error().ToString();
+  ASSERT_TRUE((*engine)->hides_cohort());
+  const std::set<std::string> connected = {"p0", "p2", "p3", "p5", "p6", "p7", "p9"};
+  double sampled = 0;
+  constexpr int kRounds = 400;
+  for (int r = 0; r < kRounds; ++r) {
+    auto cohort = (*engine)->SelectCohort(roster, connected);
+    ASSERT_TRUE(cohort);
+    EXPECT_EQ(std::set<std::string>(cohort->begin(), cohort->end()), connected);
+    for (const auto& p : *cohort) {
+      const double w = (*engine)->SampleWeight(p);
+      ASSERT_TRUE(w == 0.0 || w == 1.0) << w;
+      sampled += w;
+    }
+    EXPECT_EQ((*engine)->SampleWeight("p1"), 0.0);  // not connected: never counts
+    EXPECT_EQ((*engine)->SampleWeight("stranger"), 0.0);
+  }
+  // Rate q among the connected: 2800 draws, standard deviation ~0.009.
+  EXPECT_NEAR(sampled / (kRounds * connected.size()), 0.3, 0.05);
+
+  // Without hide_cohort the cohort is the sample itself and every commit counts.
+  fed.privacy.hide_cohort = false;
+  auto plain = PrivacyEngine::Create(fed, {});
+  ASSERT_TRUE(plain);
+  EXPECT_FALSE((*plain)->hides_cohort());
+  std::size_t invited = 0;
+  for (int r = 0; r < 100; ++r) {
+    auto cohort = (*plain)->SelectCohort(roster, connected);
+    ASSERT_TRUE(cohort);
+    invited += cohort->size();
+    for (const auto& p : *cohort) EXPECT_EQ((*plain)->SampleWeight(p), 1.0);
+  }
+  EXPECT_LT(invited, 100 * connected.size() / 2);
+}
+
+// The engine folds only the sampled updates into the model, while the signed result names every
+// member that uploaded: each member's update is one coordinate, and the noise is small enough to
+// read the secret sample off the model.
+TEST_F(RoundEngineTest, AHiddenCohortCountsOnlyTheSampledUpdatesAndNamesEveryUploader) {
+  fed_.roster.clear();
+  for (int i = 0; i < 6; ++i) {
+    fed_.roster.push_back({"p" + std::to_string(i), protocol::Key32{static_cast<std::uint8_t>(i + 1)}});
+  }
+  fed_.privacy.enabled = true;
+  fed_.privacy.noise_multiplier = 0.01;  // noise stddev 0.01 / 3 on the mean: far below 1/3
+  fed_.privacy.clip_norm = 1.0;
+  fed_.privacy.epsilon_budget = 1e6;
+  fed_.privacy.sampling_rate = 0.5;
+  fed_.privacy.hide_cohort = true;
+  fed_.rounds = 4;
+  fed_.min_participants = 6;  // the first round waits for everyone
+  Start();
+  for (int i = 0; i < 6; ++i) Join("p" + std::to_string(i));
+  int counted = 0;
+  // The engine parks the model while a round is open; each checkpoint exports it to global.f32.
+  std::vector<float> before = {0.1f, 0.2f, 0.3f, 0.4f, 0.5f, 0.6f};
+  for (std::uint64_t round = 0; round < 4; ++round) {
+    for (int i = 0; i < 6; ++i) {
+      const std::string p = "p" + std::to_string(i);
+      ASSERT_EQ(outbox_.To<protocol::RoundOffer>(p).size(), round + 1) << p;  // everyone is invited
+      std::vector<float> update(kParams, 0.0f);
+      update[static_cast<std::size_t>(i)] = 1.0f;
+      Contribute(p, update, 10);
+    }
+    ASSERT_EQ(engine_->model_version(), round + 1);
+    auto after = model::ReadFlatParameters(dir_ / "global.f32", kParams);
+    ASSERT_TRUE(after) << after.error().ToString();
+    const auto result = Results("p0").back();
+    EXPECT_EQ(result.status, protocol::RoundStatus::kCompleted);
+    EXPECT_EQ(result.contributors.size(), 6u);  // every uploader, sampled or not
+    // The fixed denominator q·n = 3: a sampled update moves its coordinate by ~1/3.
+    for (std::size_t j = 0; j < kParams; ++j) {
+      const double change = static_cast<double>((*after)[j]) - before[j];
+      const bool in_sample = std::abs(change - 1.0 / 3) < 0.05;
+      EXPECT_TRUE(in_sample || std::abs(change) < 0.05) << "round " << round << " coordinate " << j << ": " << change;
+      counted += in_sample ? 1 : 0;
+    }
+    before = *after;
+  }
+  // 24 draws at q = 0.5: some in, some out (each bound fails with probability 2^-24).
+  EXPECT_GT(counted, 0);
+  EXPECT_LT(counted, 24);
 }
 
 }  // namespace

@@ -10,6 +10,7 @@
 #include "common/dp/rdp_accountant.h"
 #include "common/model/model_files.h"
 #include "participant/synthetic_workload.h"
+#include "protocol/federation_config.h"
 #include "protocol/round_result.h"
 #include "tests/integration/harness.h"
 
@@ -114,6 +115,102 @@ TEST(Privacy, ClippingAndNoiseAreAppliedInTheEnclave) {
   double mean = sum / 1000, var = sq / 1000 - mean * mean;
   EXPECT_NEAR(mean, 1.0 / std::sqrt(1000.0), 0.03);
   EXPECT_NEAR(std::sqrt(var), 0.5 / 3, 0.02);  // the noise is there, at the calibrated scale
+}
+
+// privacy.hide_cohort end to end: six members, all invited and uploading every round, each
+// update one coordinate; the model shows that only a secret half of them counted, and every
+// signed result names all six (so nobody, host or member, learns who was sampled).
+TEST(Privacy, AHiddenCohortUploadsEveryoneAndCountsTheSecretSample) {
+  constexpr int kMembers = 6;
+  constexpr double kQ = 0.5;
+  constexpr double kSmallZ = 0.01;  // the sample must be readable off the model in this test
+  testing::FederationSpec spec;
+  spec.participants = kMembers;
+  spec.body = "[federation]\nrounds = 3\nmin_participants = 6\nround_timeout_s = 30\ncohort_wait_s = 30\n"
+              "eval_timeout_s = 0\n[model]\nkind = \"logreg\"\ninputs = 4\nclasses = 2\n"
+              "[privacy]\nenabled = true\nnoise_multiplier = 0.01\nclip_norm = 1.0\nepsilon_budget = 1e6\n"
+              "delta = 1e-5\nsampling_rate = 0.5\nhide_cohort = true\n";
+  auto fed = testing::TestFederation::Create("dphidden", spec);
+  ASSERT_TRUE(fed);
+  ASSERT_TRUE(fed->StartAggregator());
+  const std::vector<float> initial = fed->app().state().model;
+  std::vector<std::unique_ptr<participant::SyntheticWorkload>> workloads;
+  std::vector<std::future<Status>> runs;
+  for (int i = 0; i < kMembers; ++i) {
+    participant::SyntheticOptions o;
+    o.num_params = 10;
+    o.tamper = [i](std::uint64_t, std::span<float> d) {
+      std::fill(d.begin(), d.end(), 0.0f);
+      d[static_cast<std::size_t>(i)] = 1.0f;
+    };
+    workloads.push_back(std::make_unique<participant::SyntheticWorkload>(o));
+    runs.push_back(fed->RunParticipant(i, *workloads.back()));
+  }
+  for (auto& r : runs) {
+    auto st = r.get();
+    EXPECT_TRUE(st) << st.error().ToString();
+  }
+  ASSERT_TRUE(fed->JoinAggregator());
+  auto results = testing::ReadResults(fed->state_dir());
+  ASSERT_EQ(results.size(), 3u);
+  for (std::size_t r = 0; r < 3; ++r) {
+    EXPECT_EQ(results[r].status, protocol::RoundStatus::kCompleted);
+    EXPECT_EQ(results[r].contributors.size(), static_cast<std::size_t>(kMembers));
+    auto e = dp::PoissonSampledGaussianEpsilon(kQ, kSmallZ, r + 1, kDelta, dp::OpacusOrders());
+    ASSERT_TRUE(e);
+    EXPECT_NEAR(results[r].epsilon_spent, e->epsilon, 1e-6 * e->epsilon);
+  }
+  // Each round adds 1/(q·n) = 1/3 to a sampled member's coordinate (fixed denominator), so after
+  // three rounds coordinate i moved by k_i/3, k_i the rounds member i was sampled in; the noise
+  // (0.01/3 per round) is far below the spacing.
+  auto model = model::ReadFlatParameters(fed->state_dir() / "global.f32", 10);
+  ASSERT_TRUE(model);
+  int counted = 0;
+  for (int i = 0; i < kMembers; ++i) {
+    const double moved = 3.0 * ((*model)[static_cast<std::size_t>(i)] - initial[static_cast<std::size_t>(i)]);
+    const double k = std::round(moved);
+    EXPECT_NEAR(moved, k, 0.15) << "member " << i;
+    EXPECT_GE(k, 0);
+    EXPECT_LE(k, 3);
+    counted += static_cast<int>(k);
+  }
+  // 18 draws at q = 0.5: some counted, some not (each bound fails with probability 2^-18).
+  EXPECT_GT(counted, 0);
+  EXPECT_LT(counted, 18);
+}
+
+TEST(Privacy, HideCohortConfigurationErrorsNameTheConflict) {
+  std::string roster;
+  for (int i = 0; i < 4; ++i) {
+    roster += "[[participants]]\nid = \"p" + std::to_string(i) + "\"\ncurve_key = \"" +
+              std::string(40, static_cast<char>('a' + i)) + "\"\n";
+  }
+  auto parse = [&](const std::string& privacy, const std::string& extra = "") {
+    return protocol::ParseFederationText("[federation]\nid = \"h\"\nmin_participants = 4\n[model]\nkind = "
+                                         "\"logreg\"\ninputs = 4\nclasses = 2\n[privacy]\n" + privacy + extra + roster,
+                                         "federation.toml", {});
+  };
+  auto ok = parse("enabled = true\nsampling_rate = 0.5\nhide_cohort = true\n");
+  ASSERT_TRUE(ok) << ok.error().ToString();
+  EXPECT_TRUE(ok->federation.privacy.hide_cohort);
+  struct Case {
+    std::string privacy;
+    std::string extra;
+    std::string expect;
+  };
+  const std::vector<Case> cases = {
+      {"hide_cohort = true\n", "", "needs privacy.enabled = true"},
+      {"enabled = true\nsampling = \"fixed\"\nparticipants_per_round = 2\nhide_cohort = true\n", "",
+       "needs sampling = \"poisson\""},
+      {"enabled = true\nsampling_rate = 0.5\nhide_cohort = true\n", "[masking]\nenabled = true\n",
+       "a masked update cannot be left out on its own"},
+  };
+  for (const auto& c : cases) {
+    auto bad = parse(c.privacy, c.extra);
+    ASSERT_FALSE(bad) << c.privacy << c.extra;
+    EXPECT_NE(bad.error().message().find(c.expect), std::string::npos) << bad.error().message();
+    EXPECT_NE(bad.error().message().find("hide_cohort"), std::string::npos) << bad.error().message();
+  }
 }
 
 }  // namespace
