@@ -128,6 +128,17 @@ std::vector<attestation::Check> CheckFederationRules(const protocol::FederationC
     checks.push_back({"federation-secure-aggregation", ok,
                       ok ? "pairwise masking is on" : "pairwise masking is off, and the policy requires it"});
   }
+  if (rules.require_hidden_cohort && *rules.require_hidden_cohort) {
+    // Sampling amplifies ε against the host and the other members only when they cannot see who
+    // was sampled (docs/privacy.md, "Hiding the cohort").
+    bool ok = f.privacy.enabled && f.privacy.hide_cohort;
+    checks.push_back({"federation-hidden-cohort", ok,
+                      ok ? "privacy.hide_cohort is on: the round's sample stays inside the enclave"
+                         : std::string(f.privacy.enabled ? "privacy.hide_cohort is off"
+                                                         : "differential privacy is off") +
+                               ": the host and the members see who takes part in each round, and the policy "
+                               "requires the cohort hidden"});
+  }
   return checks;
 }
 

@@ -90,6 +90,7 @@ struct FederationRules {
   std::optional<double> max_delta;               // maximum DP δ
   std::vector<std::string> allowed_strategies;   // empty = any strategy
   std::optional<bool> require_secure_aggregation;  // when true, pairwise masking must be on
+  std::optional<bool> require_hidden_cohort;  // when true, DP with privacy.hide_cohort must be on
 };
 
 // A TCB version as SNP reports it (SPL = security patch level per component).

@@ -150,6 +150,11 @@ Status ParseFederation(TomlReader& t, FederationRules& f) {
     CAIRN_RETURN_IF_ERROR(t.Get("require_secure_aggregation", v));
     f.require_secure_aggregation = v;
   }
+  if (t.Has("require_hidden_cohort")) {
+    bool v = false;
+    CAIRN_RETURN_IF_ERROR(t.Get("require_hidden_cohort", v));
+    f.require_hidden_cohort = v;
+  }
   return t.Finish();
 }
 

@@ -49,6 +49,7 @@ max_epsilon = 8.0
 max_delta = 1e-5
 allowed_strategies = ["fedavg", "fedprox"]
 require_secure_aggregation = true
+require_hidden_cohort = true
 )";
   auto p = ParsePolicy(text, "full.toml");
   ASSERT_TRUE(p) << p.error().ToString();
@@ -84,6 +85,7 @@ require_secure_aggregation = true
   EXPECT_DOUBLE_EQ(*p->federation.max_delta, 1e-5);
   EXPECT_EQ(p->federation.allowed_strategies.size(), 2u);
   EXPECT_EQ(p->federation.require_secure_aggregation, true);
+  EXPECT_EQ(p->federation.require_hidden_cohort, true);
 }
 
 TEST(PolicyTest, DefaultsAreSafe) {

@@ -12,6 +12,7 @@
 #include <sstream>
 
 #include "common/core/file.h"
+#include "participant/attest_client.h"
 #include "participant/audit/result_rules.h"
 #include "protocol/analytics_message.h"
 #include "protocol/codec.h"
@@ -376,6 +377,31 @@ TEST_F(AuditTest, PolicyRulesApplyToTheAttestedConfig) {
   policy_.federation.max_epsilon = 2.0;  // the attested budget is 4
   auto report = Run(MakeChain(3));
   EXPECT_TRUE(Has(report, "federation-max-epsilon")) << Dump(report);
+  EXPECT_FALSE(Has(report, "federation-hidden-cohort")) << Dump(report);
+  policy_.federation.require_hidden_cohort = true;  // the attested config samples openly
+  report = Run(MakeChain(3));
+  EXPECT_TRUE(Has(report, "federation-hidden-cohort")) << Dump(report);
+}
+
+TEST(FederationRules, RequireHiddenCohort) {
+  attestation::FederationRules rules;
+  rules.require_hidden_cohort = true;
+  protocol::FederationConfig f;
+  auto verdict = [&] {
+    for (const auto& c : CheckFederationRules(f, rules)) {
+      if (c.name == "federation-hidden-cohort") return std::make_pair(c.ok, c.detail);
+    }
+    return std::make_pair(false, std::string("no check"));
+  };
+  EXPECT_FALSE(verdict().first);
+  EXPECT_NE(verdict().second.find("differential privacy is off"), std::string::npos) << verdict().second;
+  f.privacy.enabled = true;
+  EXPECT_FALSE(verdict().first);
+  EXPECT_NE(verdict().second.find("privacy.hide_cohort is off"), std::string::npos) << verdict().second;
+  f.privacy.hide_cohort = true;
+  EXPECT_TRUE(verdict().first) << verdict().second;
+  rules.require_hidden_cohort = false;  // false or unset: no check
+  EXPECT_TRUE(CheckFederationRules(f, rules).empty());
 }
 
 TEST_F(AuditTest, RestartWithNewKeysVerifiesAcrossSessions) {
