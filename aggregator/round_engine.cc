@@ -34,6 +34,11 @@ std::int64_t ToMs(Clock::Duration d) { return std::chrono::duration_cast<Ms>(d).
 // square). They keep the pooled sums finite (2^40 rows per site, 1000 sites) and refuse
 // moments no table of real features has.
 constexpr double kMaxFeatureMagnitude = 1e12;
+
+// CatchUpRequest allowance per member (each page reads results.jsonl): a burst that covers a
+// walk of 16 pages (8192 results) at once, then one page every 250 ms.
+constexpr double kCatchUpBurst = 16;
+constexpr std::chrono::milliseconds kCatchUpRefill{250};
 }  // namespace
 
 struct RoundEngine::RoundState {
@@ -311,26 +316,12 @@ void RoundEngine::OnHello(const std::string& participant, const protocol::Hello&
   // A returning participant that missed results gets them, so it can check that this history
   // continues the last result it verified (a host that restarted the enclave from an older
   // checkpoint and ran other rounds meanwhile has a history that does not).
+  // A member away for longer than one page asks for the rest with CatchUpRequest; a new
+  // admission refills its allowance for those.
+  p.catch_up_tokens = kCatchUpBurst;
+  p.catch_up_refilled = clock_.Now();
   if (hello.last_round > 0 && hello.last_round < state_.head_round) {
-    auto missed = store_.ReadResults(hello.last_round + 1, state_.head_round, protocol::kMaxCatchUpResults);
-    if (!missed) {
-      log::Warn("catch_up_unavailable", {{"participant", participant}, {"error", missed.error().message()}});
-    } else {
-      // Within the control message limit (names make results long): what does not fit is left out,
-      // and the participant says which rounds it could not check.
-      std::size_t bytes = 0;
-      for (auto& r : *missed) {
-        // A line the participant's decoder would refuse (one written before today's limits, say)
-        // would make the whole Welcome undecodable: stop before it, and the participant says
-        // which rounds it could not check.
-        if (!protocol::Decode(protocol::Encode(protocol::Message(r)), protocol::kMaxControlMessageBytes)) break;
-        std::size_t size = 1024 + r.detail.size();
-        for (const auto& c : r.contributors) size += c.size() + 16;
-        if (bytes + size > protocol::kMaxControlMessageBytes * 3 / 4) break;
-        bytes += size;
-        w.catch_up.push_back(std::move(r));
-      }
-    }
+    w.catch_up = CatchUpPage(participant, hello.last_round);
   }
   outbox_.Send(participant, w);
   // Rejoining while the analytics job still waits for its answers: ask again.
@@ -380,6 +371,8 @@ void RoundEngine::OnMessage(const std::string& participant, const protocol::Mess
     OnSecagg(participant, *sa);
   } else if (auto* a = std::get_if<protocol::AnalyticsData>(&message)) {
     OnAnalytics(participant, *a);
+  } else if (auto* cu = std::get_if<protocol::CatchUpRequest>(&message)) {
+    OnCatchUpRequest(participant, *cu);
   } else if (std::holds_alternative<protocol::Ping>(message)) {
     // keepalive
   } else if (std::holds_alternative<protocol::Goodbye>(message)) {
@@ -389,6 +382,54 @@ void RoundEngine::OnMessage(const std::string& participant, const protocol::Mess
                               std::string("a participant may not send ") + protocol::MessageName(message)});
   }
   Tick();
+}
+
+std::vector<protocol::RoundResult> RoundEngine::CatchUpPage(const std::string& participant, std::uint64_t after_round) {
+  std::vector<protocol::RoundResult> page;
+  if (after_round >= state_.head_round) return page;
+  auto missed = store_.ReadResults(after_round + 1, state_.head_round, catch_up_page_);
+  if (!missed) {
+    log::Warn("catch_up_unavailable", {{"participant", participant}, {"error", missed.error().message()}});
+    return page;
+  }
+  // Within the control message limit (names make results long): what does not fit waits for the
+  // next page.
+  std::size_t bytes = 0;
+  for (auto& r : *missed) {
+    // A line the participant's decoder would refuse (one written before today's limits, say)
+    // would make the whole message undecodable: stop before it, and the participant says which
+    // rounds it could not check.
+    if (!protocol::Decode(protocol::Encode(protocol::Message(r)), protocol::kMaxControlMessageBytes)) break;
+    std::size_t size = 1024 + r.detail.size();
+    for (const auto& c : r.contributors) size += c.size() + 16;
+    if (bytes + size > protocol::kMaxControlMessageBytes * 3 / 4) break;
+    bytes += size;
+    page.push_back(std::move(r));
+  }
+  return page;
+}
+
+void RoundEngine::OnCatchUpRequest(const std::string& participant, const protocol::CatchUpRequest& request) {
+  ParticipantState& p = participants_[participant];
+  const auto now = clock_.Now();
+  const double refill = std::chrono::duration<double>(now - p.catch_up_refilled) /
+                        std::chrono::duration<double>(kCatchUpRefill);
+  p.catch_up_tokens = std::min(kCatchUpBurst, p.catch_up_tokens + std::max(0.0, refill));
+  p.catch_up_refilled = now;
+  if (p.catch_up_tokens < 1) {
+    // Each page reads results.jsonl: an admitted member may not keep the loop reading it.
+    const auto wait_ms = static_cast<long long>(std::ceil((1 - p.catch_up_tokens) * static_cast<double>(kCatchUpRefill.count())));
+    RejectTo(participant, 0, {RejectCode::kBusy, "too many catch-up requests: retry in " + std::to_string(wait_ms) + " ms"});
+    return;
+  }
+  p.catch_up_tokens -= 1;
+  protocol::CatchUp reply;
+  reply.head_round = state_.head_round;
+  reply.head_hash = state_.head_hash;
+  reply.results = CatchUpPage(participant, request.after_round);
+  log::Info("catch_up_sent", {{"participant", participant}, {"round", request.after_round},
+                              {"count", reply.results.size()}});
+  outbox_.Send(participant, reply);
 }
 
 void RoundEngine::OnDisconnected(const std::string& participant) {

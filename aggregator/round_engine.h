@@ -40,6 +40,7 @@
 #include "common/analytics/release.h"
 #include "common/core/clock.h"
 #include "common/metrics/aggregator_metrics.h"
+#include "protocol/limits.h"
 #include "protocol/federation_config.h"
 #include "protocol/sealing.h"
 #include "protocol/types.h"
@@ -183,6 +184,9 @@ class RoundEngine {
   // Test hook (masking): sees every masked chunk the enclave receives, before it is folded in
   // (tests check that no single update is ever held unmasked). Not set in production.
   void SetMaskedInputObserverForTesting(MaskedInputObserver observer) { masked_observer_ = std::move(observer); }
+  // Results per catch-up page (a Welcome's or a CatchUp's; kMaxCatchUpResults otherwise): small
+  // pages make a test's returning member walk several.
+  void SetCatchUpPageForTesting(std::size_t results) { catch_up_page_ = results; }
 
  private:
   std::unique_ptr<ParticipantAttestation> participant_attestation_;  // null = not required
@@ -191,6 +195,10 @@ class RoundEngine {
     bool connected = false;
     std::uint64_t last_eval_version = 0;
     bool evaluated = false;  // an evaluation report was accepted (last_eval_version is its version)
+    // CatchUpRequest pages this member may still ask for now (each reads results.jsonl):
+    // kCatchUpBurst at most, one more every kCatchUpRefill.
+    double catch_up_tokens = 0;
+    Clock::TimePoint catch_up_refilled{};
   };
   struct RoundState;
 
@@ -204,6 +212,10 @@ class RoundEngine {
   void OnCommit(const std::string& participant, const protocol::Commit& commit);
   void OnEvalReport(const std::string& participant, const protocol::EvalReport& report);
   void OnFeatureStats(const std::string& participant, const protocol::FeatureStats& stats);
+  void OnCatchUpRequest(const std::string& participant, const protocol::CatchUpRequest& request);
+  // The stored results after `after_round` up to the head, as many as fit one page (at most
+  // catch_up_page, within the control message limit, each one the participant's decoder takes).
+  std::vector<protocol::RoundResult> CatchUpPage(const std::string& participant, std::uint64_t after_round);
   // Pairwise masking (aggregator/masked_round.h): the round's secagg traffic and stages.
   void OnSecagg(const std::string& participant, const protocol::SecaggMessage& message);
   void AdvanceMaskedRound();
@@ -274,6 +286,7 @@ class RoundEngine {
   Status pending_outcome_;  // while evaluating: the outcome Finish() was called with
   bool stop_requested_ = false;
   std::map<std::string, ParticipantState> participants_;
+  std::size_t catch_up_page_ = protocol::kMaxCatchUpResults;
   std::map<SessionId, std::string> sessions_;
   std::shared_ptr<const protocol::SealedModel> sealed_;
   std::unique_ptr<RoundState> round_;

@@ -83,54 +83,73 @@ Status CheckChainHead(const ChainState& chain, std::uint64_t head_round, const B
   return Ok();
 }
 
-Status CheckCatchUp(ChainState& chain, const protocol::Welcome& welcome, const protocol::FederationConfig& fed,
-                    const std::array<std::uint8_t, 32>& config_hash) {
-  if (chain.last_round == 0 || welcome.head_round <= chain.last_round) return Ok();
-  const std::uint64_t missed = welcome.head_round - chain.last_round;
-  const std::string which = "the aggregator's history after round " + std::to_string(chain.last_round) +
-                            ", the last result this participant verified";
-  if (welcome.catch_up.size() != missed) {
-    return Fail(ErrorCode::kAborted,
-                "cannot check " + which + ": it sent " + std::to_string(welcome.catch_up.size()) + " of the " +
-                    std::to_string(missed) + " results up to its head, round " + std::to_string(welcome.head_round) +
-                    " (its host's results.jsonl may lack them); refusing to go on, since a history that does not continue "
-                    "this participant's could have reset the privacy ledger");
+CatchUpWalk::CatchUpWalk(const ChainState& chain, const protocol::FederationConfig& fed,
+                         const std::array<std::uint8_t, 32>& config_hash)
+    : fed_(fed), config_hash_(config_hash), start_round_(chain.last_round), walked_(chain) {
+  before_.round = chain.last_round;
+  before_.epsilon = chain.last_epsilon;
+  before_.final = chain.final;
+}
+
+std::string CatchUpWalk::Which() const {
+  return "the aggregator's history after round " + std::to_string(start_round_) +
+         ", the last result this participant verified";
+}
+
+Result<bool> CatchUpWalk::Add(const std::vector<protocol::RoundResult>& page, std::uint64_t head_round,
+                              const Bytes& head_hash) {
+  if (head_round < before_.round) {
+    return Fail(ErrorCode::kAborted, "forked history: " + Which() + ": the aggregator now announces round " +
+                                         std::to_string(head_round) + " as its head, behind round " +
+                                         std::to_string(before_.round) + " it already sent; refusing to go on");
   }
-  Bytes prev = chain.last_hash;
-  PreviousResult before{chain.last_round, chain.last_epsilon, chain.final};
-  for (const auto& r : welcome.catch_up) {
-    const std::uint64_t want = before.round + 1;
+  if (head_round > before_.round && page.empty()) {
+    return Fail(ErrorCode::kAborted,
+                "cannot check " + Which() + ": it sent none of the " + std::to_string(head_round - before_.round) +
+                    " results after round " + std::to_string(before_.round) + " up to its head, round " +
+                    std::to_string(head_round) +
+                    " (its host's results.jsonl may lack them); refusing to go on, since a history that does not "
+                    "continue this participant's could have reset the privacy ledger");
+  }
+  for (const auto& r : page) {
+    const std::uint64_t want = before_.round + 1;
     std::string problem;
     if (r.round != want) {
       problem = "holds round " + std::to_string(r.round) + " where round " + std::to_string(want) + " belongs";
-    } else if (r.prev_hash != prev) {
-      problem = "round " + std::to_string(r.round) + " does not chain to the result of round " + std::to_string(before.round) +
-                (before.round == chain.last_round ? " this participant verified" : "");
-    } else if (r.federation_id != fed.id || r.config_hash != config_hash) {
+    } else if (r.round > head_round) {
+      problem = "holds round " + std::to_string(r.round) + " beyond the head it announced, round " +
+                std::to_string(head_round);
+    } else if (r.prev_hash != walked_.last_hash) {
+      problem = "round " + std::to_string(r.round) + " does not chain to the result of round " +
+                std::to_string(before_.round) + (before_.round == start_round_ ? " this participant verified" : "");
+    } else if (r.federation_id != fed_.id || r.config_hash != config_hash_) {
       problem = "round " + std::to_string(r.round) + " names another federation or configuration";
     } else {
-      auto broken = CheckResultAgainstConfig(r, fed);
+      PreviousResult before{before_.round, before_.epsilon, before_.final};
+      auto broken = CheckResultAgainstConfig(r, fed_);
       for (auto& v : CheckResultSuccession(r, before)) broken.push_back(std::move(v));
-      if (!broken.empty()) problem = "round " + std::to_string(r.round) + " breaks the attested rules (" + JoinViolations(broken) + ")";
+      if (!broken.empty()) {
+        problem = "round " + std::to_string(r.round) + " breaks the attested rules (" + JoinViolations(broken) + ")";
+      }
     }
     if (!problem.empty()) {
-      return Fail(ErrorCode::kAborted, "forked history: " + which + " " + problem +
-                                           " (a host may have restarted the enclave from an older checkpoint and run other "
-                                           "rounds, which would reset the privacy ledger); refusing to go on");
+      return Fail(ErrorCode::kAborted, "forked history: " + Which() + " " + problem +
+                                           " (a host may have restarted the enclave from an older checkpoint and run "
+                                           "other rounds, which would reset the privacy ledger); refusing to go on");
     }
     auto h = protocol::ResultHash(r);
-    prev.assign(h.begin(), h.end());
-    before = {r.round, r.epsilon_spent, r.final};
+    walked_.last_hash.assign(h.begin(), h.end());
+    walked_.last_round = r.round;
+    walked_.last_epsilon = r.epsilon_spent;
+    walked_.final = r.final;
+    before_ = {r.round, r.epsilon_spent, r.final};
   }
-  if (prev != welcome.head_hash) {
-    return Fail(ErrorCode::kAborted, "forked history: " + which + " does not end at the head the aggregator announced "
-                                     "(round " + std::to_string(welcome.head_round) + "); refusing to go on");
+  if (before_.round < head_round) return false;  // more pages to come
+  if (walked_.last_hash != head_hash) {
+    return Fail(ErrorCode::kAborted, "forked history: " + Which() + " does not end at the head the aggregator "
+                                     "announced (round " + std::to_string(head_round) + "); refusing to go on");
   }
-  chain.last_round = before.round;
-  chain.last_hash = std::move(prev);
-  chain.last_epsilon = before.epsilon_spent;
-  chain.final = before.final;
-  return Ok();
+  return true;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -362,12 +381,53 @@ Result<ParticipantClient::SessionEnd> ParticipantClient::RunSession(const std::a
   // Ahead of us: the results we missed must continue our chain before anything is sent.
   if (chain_.last_round > 0 && welcome->head_round > chain_.last_round) {
     const std::uint64_t from = chain_.last_round;
-    if (auto st = CheckCatchUp(chain_, *welcome, fed, s.verified.config_hash); !st) {
-      log::Error("rollback_detected", {{"round", welcome->head_round}, {"reason", "history does not continue the verified chain"}});
-      return Fail(st.error());
+    CatchUpWalk walk(chain_, fed, s.verified.config_hash);
+    auto done = walk.Add(welcome->catch_up, welcome->head_round, welcome->head_hash);
+    // More than one Welcome carries: ask for the next page until a page ends at the head. What
+    // else arrives meanwhile (an offer, a result) is handled after the walk.
+    std::vector<protocol::Message> later;
+    std::uint64_t pages = 1;
+    while (done && !*done) {
+      CAIRN_RETURN_IF_ERROR(s.Send(protocol::CatchUpRequest{walk.position()}));
+      std::optional<protocol::CatchUp> page;
+      auto page_deadline = std::chrono::steady_clock::now() + request_timeout * 2;
+      while (!page) {
+        auto left = std::chrono::duration_cast<Ms>(page_deadline - std::chrono::steady_clock::now());
+        if (left.count() <= 0) {
+          return Fail(ErrorCode::kAborted, "cannot check the aggregator's history after round " + std::to_string(from) +
+                                               ": no answer to the request for the results after round " +
+                                               std::to_string(walk.position()) + "; refusing to go on");
+        }
+        auto m = s.Receive(left);
+        if (!m) {
+          if (m.error().code() == ErrorCode::kUnavailable) return SessionEnd::kReconnect;
+          return Fail(m.error());
+        }
+        if (!*m) continue;
+        if (auto* c = std::get_if<protocol::CatchUp>(&**m)) {
+          page = std::move(*c);
+        } else if (auto* r = std::get_if<protocol::Rejected>(&**m); r && r->code == protocol::RejectCode::kBusy) {
+          // The aggregator paces catch-up pages (each reads its results log): wait, then ask again.
+          auto pause = s.Receive(Ms(300));
+          if (pause && *pause) later.push_back(std::move(**pause));
+          CAIRN_RETURN_IF_ERROR(s.Send(protocol::CatchUpRequest{walk.position()}));
+        } else if (auto* e = std::get_if<protocol::ErrorReply>(&**m)) {
+          return Fail(ErrorCode::kFailedPrecondition, "the aggregator answered the catch-up request: " + e->message);
+        } else {
+          later.push_back(std::move(**m));
+        }
+      }
+      done = walk.Add(page->results, page->head_round, page->head_hash);
+      ++pages;
     }
+    if (!done) {
+      log::Error("rollback_detected", {{"round", welcome->head_round}, {"reason", "history does not continue the verified chain"}});
+      return Fail(done.error());
+    }
+    chain_ = walk.chain();
     CAIRN_RETURN_IF_ERROR(SaveChainState(cfg.state_dir, chain_));
-    log::Info("chain_caught_up", {{"round", chain_.last_round}, {"count", chain_.last_round - from}});
+    log::Info("chain_caught_up", {{"round", chain_.last_round}, {"count", chain_.last_round - from}, {"pages", pages}});
+    for (auto& m : later) s.deferred.push_back(std::move(m));
   }
   if (options_.on_joined) options_.on_joined(welcome->head_round);
   s.session_id = welcome->session;

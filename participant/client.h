@@ -45,12 +45,37 @@ Status SaveChainState(const std::filesystem::path& state_dir, const ChainState& 
 // The participant's own rollback check on the aggregator's chain head (Welcome): kAborted when
 // the head is behind the last verified round, or at the same round with another hash.
 Status CheckChainHead(const ChainState& chain, std::uint64_t head_round, const Bytes& head_hash);
-// When the head is ahead of the last verified result: the Welcome's catch-up results must be the
-// rounds after it up to the head, each chaining to the one before (the first to chain.last_hash,
-// the last hashing to head_hash), of this federation and configuration, and within the attested
-// rules. kAborted otherwise (a forked or unprovable history); on success `chain` moves to the head.
-Status CheckCatchUp(ChainState& chain, const protocol::Welcome& welcome, const protocol::FederationConfig& fed,
-                    const std::array<std::uint8_t, 32>& config_hash);
+// When the head is ahead of the last verified result: the results the participant missed, walked
+// page by page (the Welcome's catch-up, then CatchUp replies). They must be the rounds after
+// chain.last_round, each chaining to the one before (the first to chain.last_hash), of this
+// federation and configuration, and within the attested rules; the walk is proven only when a
+// page ends at the head the attested enclave announced with it (the last result hashes to that
+// head hash). Nothing before that moves the participant's chain: each link is a SHA-256, so only
+// the head makes the results before it the enclave's.
+class CatchUpWalk {
+ public:
+  CatchUpWalk(const ChainState& chain, const protocol::FederationConfig& fed,
+              const std::array<std::uint8_t, 32>& config_hash);
+  // One page: results after position(), and the head the aggregator announced with them. true
+  // when the walk reached that head (chain() is then the verified state at the head), false when
+  // more pages are needed (ask for the results after position()). kAborted on a fork, a broken
+  // rule, a head that does not match, or a page that brings nothing while behind.
+  Result<bool> Add(const std::vector<protocol::RoundResult>& page, std::uint64_t head_round, const Bytes& head_hash);
+  std::uint64_t position() const { return before_.round; }
+  const ChainState& chain() const { return walked_; }
+
+ private:
+  std::string Which() const;
+  const protocol::FederationConfig& fed_;
+  std::array<std::uint8_t, 32> config_hash_;
+  std::uint64_t start_round_;
+  ChainState walked_;  // the chain as far as the walk went (proven once Add returned true)
+  struct {
+    std::uint64_t round = 0;
+    double epsilon = 0;
+    bool final = false;
+  } before_;
+};
 
 struct ClientOptions {
   ParticipantConfig config;

@@ -60,6 +60,18 @@ struct Welcome {
   catchUp @6 :List(RoundResult);  # results after the participant's last verified one, up to the head
 }
 
+# A returning participant that missed more results than one Welcome carries asks for the next
+# page of them (protocol 1.1).
+struct CatchUpRequest {
+  afterRound @0 :UInt64;     # send the results after this round
+}
+
+struct CatchUp {
+  headRound @0 :UInt64;      # the head now (it may have moved on since the Welcome)
+  headHash @1 :Data;
+  results @2 :List(RoundResult);  # at most 512, from afterRound + 1 on, in order
+}
+
 enum Encoding {
   float32 @0;
   bfloat16 @1;
@@ -246,6 +258,8 @@ struct Envelope {
     featureStats @17 :FeatureStats;
     secagg @18 :Data;          # masking (issue 8): one secagg::Message (common/secagg/messages.h)
     analytics @19 :Data;       # clean-room analytics (issue 9): partials and answers
+    catchUpRequest @20 :CatchUpRequest;  # participant → aggregator (1.1)
+    catchUp @21 :CatchUp;                # aggregator → participant (1.1)
   }
 }
 

@@ -198,6 +198,14 @@ struct BodyFiller {
     SetDoubles(b.initSumSquares(static_cast<unsigned>(m.sum_squares.size())), m.sum_squares);
   }
   void operator()(const AnalyticsData& m) { body.setAnalytics(DataOf(m.payload)); }
+  void operator()(const CatchUpRequest& m) { body.initCatchUpRequest().setAfterRound(m.after_round); }
+  void operator()(const CatchUp& m) {
+    auto b = body.initCatchUp();
+    b.setHeadRound(m.head_round);
+    b.setHeadHash(DataOf(m.head_hash));
+    auto c = b.initResults(static_cast<unsigned>(m.results.size()));
+    for (std::size_t i = 0; i < m.results.size(); ++i) FillResult(c[static_cast<unsigned>(i)], m.results[i]);
+  }
 };
 
 Bytes ToBytes(capnp::MallocMessageBuilder& builder) {
@@ -531,6 +539,22 @@ Result<Message> Decoder::Body(wire::Envelope::Body::Reader body) {
       // Bounded by the envelope's own size limit; the content is checked by DecodeAnalytics.
       auto d = body.getAnalytics();
       return AnalyticsData{Bytes(d.begin(), d.end())};
+    }
+    case wire::Envelope::Body::CATCH_UP_REQUEST:
+      return CatchUpRequest{body.getCatchUpRequest().getAfterRound()};
+    case wire::Envelope::Body::CATCH_UP: {
+      auto r = body.getCatchUp();
+      CatchUp m;
+      m.head_round = r.getHeadRound();
+      CAIRN_ASSIGN_OR_RETURN(m.head_hash, Data(r.getHeadHash(), 32, "head hash"));
+      if (!m.head_hash.empty() && m.head_hash.size() != 32) return Fail(Bad("catch-up: the head hash must be 32 bytes"));
+      auto results = r.getResults();
+      if (results.size() > kMaxCatchUpResults) return Fail(Bad("catch-up: too many results"));
+      for (auto c : results) {
+        CAIRN_ASSIGN_OR_RETURN(RoundResult cr, ResultOf(c));
+        m.results.push_back(std::move(cr));
+      }
+      return m;
     }
   }
   return Fail(Bad("unknown message type " + std::to_string(static_cast<unsigned>(body.which()))));

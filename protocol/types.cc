@@ -60,7 +60,7 @@ const char* MessageName(const Message& m) {
       "GetEvidence", "Evidence", "Hello",     "Welcome",     "RoundOffer",
       "UploadBegin", "UploadReady", "Commit", "CommitAck",   "Rejected",
       "RoundResult", "EvalReport", "Error",   "Goodbye",     "Ping",
-      "FeatureStats", "Secagg", "Analytics"};
+      "FeatureStats", "Secagg", "Analytics", "CatchUpRequest", "CatchUp"};
   static_assert(std::variant_size_v<Message> == std::size(kNames));
   return kNames[m.index()];
 }

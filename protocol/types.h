@@ -14,7 +14,7 @@
 namespace cairn::protocol {
 
 constexpr std::uint16_t kProtocolMajor = 1;
-constexpr std::uint16_t kProtocolMinor = 0;
+constexpr std::uint16_t kProtocolMinor = 1;  // 1.1: CatchUpRequest and CatchUp
 
 using Key32 = std::array<std::uint8_t, 32>;
 
@@ -243,10 +243,24 @@ struct AnalyticsData {
   Bytes payload;
 };
 
+// A returning participant's request for the next page of results it missed, after the ones a
+// Welcome (or an earlier CatchUp) carried (docs/protocol.md, "Returning participants").
+struct CatchUpRequest {
+  std::uint64_t after_round = 0;
+};
+
+// The answer: the head as it is now and the results after `after_round` (at most
+// kMaxCatchUpResults, fewer when they would not fit a control message).
+struct CatchUp {
+  std::uint64_t head_round = 0;
+  Bytes head_hash;
+  std::vector<RoundResult> results;
+};
+
 using Message = std::variant<GetEvidence, Evidence, Hello, Welcome, RoundOffer, UploadBegin,
                              UploadReady, Commit, CommitAck, Rejected, RoundResult, EvalReport,
                              ErrorReply, Goodbye, Ping, FeatureStats, SecaggMessage,
-                             AnalyticsData>;
+                             AnalyticsData, CatchUpRequest, CatchUp>;
 
 // "GetEvidence", "Commit", ... for logs and errors.
 const char* MessageName(const Message& m);

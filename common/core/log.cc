@@ -16,7 +16,7 @@ namespace {
 
 // The allowlist. Adding a key here is a reviewable decision: a key's values must be metadata
 // (identifiers, counts, sizes, durations, codes, privacy parameters), never data.
-constexpr std::array<std::string_view, 58> kAllowedKeys = {
+constexpr std::array<std::string_view, 59> kAllowedKeys = {
     "round", "participant", "participants", "committed", "cohort", "quorum", "bytes",
     "chunks", "chunk", "chunk_bytes", "params", "duration_ms", "deadline_ms", "code", "error",
     "reason", "epsilon", "delta", "noise_multiplier", "sampling_rate", "clip_norm", "strategy",
@@ -25,7 +25,7 @@ constexpr std::array<std::string_view, 58> kAllowedKeys = {
     "examples", "rounds", "federation", "model_version", "model_hash", "result_hash",
     "measurement", "tcb_status", "query", "queries", "suppressed_groups", "retries", "session",
     "phase", "limit", "threads", "mode", "evidence_bytes", "rss_bytes", "metrics_endpoint",
-    "dropouts", "masking", "count"};
+    "dropouts", "masking", "count", "pages"};
 
 struct State {
   std::mutex mu;

@@ -439,6 +439,53 @@ TEST(StrategyOverflow, ApplyLeavesModelAndStateUnchangedWhenItWouldOverflow) {
   }
 }
 
+// CatchUpRequest pages: the results after the round asked for, within the page size, with the
+// head; each page reads results.jsonl, so a member gets a burst of 16 and then one per 250 ms.
+TEST_F(RoundEngineTest, CatchUpPagesArePacedPerMember) {
+  fed_.rounds = 10;
+  Start();
+  engine_->SetCatchUpPageForTesting(2);
+  Join("p0");
+  for (int r = 0; r < 5; ++r) Contribute("p0", std::vector<float>(kParams, 0.01f), 10);
+  ASSERT_EQ(engine_->model_version(), 5u);
+  engine_->OnMessage("p0", protocol::CatchUpRequest{1});
+  auto pages = outbox_.To<protocol::CatchUp>("p0");
+  ASSERT_EQ(pages.size(), 1u);
+  EXPECT_EQ(pages[0].head_round, 5u);
+  EXPECT_EQ(pages[0].head_hash.size(), 32u);
+  EXPECT_EQ(pages[0].head_hash, engine_->state().head_hash);
+  ASSERT_EQ(pages[0].results.size(), 2u);
+  EXPECT_EQ(pages[0].results[0].round, 2u);
+  EXPECT_EQ(pages[0].results[1].round, 3u);
+  // The stored results, as signed and sent at the time.
+  EXPECT_EQ(protocol::ResultHash(pages[0].results[0]), protocol::ResultHash(Results("p0")[1]));
+  EXPECT_EQ(protocol::ResultHash(pages[0].results[1]), protocol::ResultHash(Results("p0")[2]));
+  engine_->OnMessage("p0", protocol::CatchUpRequest{5});  // at the head: nothing more
+  pages = outbox_.To<protocol::CatchUp>("p0");
+  ASSERT_EQ(pages.size(), 2u);
+  EXPECT_TRUE(pages[1].results.empty());
+  // 14 more fill the burst of 16; the 17th is refused with the wait.
+  for (int i = 0; i < 14; ++i) engine_->OnMessage("p0", protocol::CatchUpRequest{3});
+  EXPECT_EQ(outbox_.To<protocol::CatchUp>("p0").size(), 16u);
+  engine_->OnMessage("p0", protocol::CatchUpRequest{3});
+  EXPECT_EQ(outbox_.To<protocol::CatchUp>("p0").size(), 16u);
+  auto rejected = outbox_.To<protocol::Rejected>("p0");
+  ASSERT_FALSE(rejected.empty());
+  EXPECT_EQ(rejected.back().code, protocol::RejectCode::kBusy);
+  EXPECT_NE(rejected.back().detail.find("retry in 250 ms"), std::string::npos) << rejected.back().detail;
+  // Another member has its own allowance, and time refills this one's.
+  Join("p1");
+  engine_->OnMessage("p1", protocol::CatchUpRequest{3});
+  EXPECT_EQ(outbox_.To<protocol::CatchUp>("p1").size(), 1u);
+  clock_.Advance(std::chrono::milliseconds(250));
+  engine_->OnMessage("p0", protocol::CatchUpRequest{3});
+  pages = outbox_.To<protocol::CatchUp>("p0");
+  ASSERT_EQ(pages.size(), 17u);
+  ASSERT_EQ(pages.back().results.size(), 2u);
+  EXPECT_EQ(pages.back().results[0].round, 4u);
+  EXPECT_FALSE(engine_->done());
+}
+
 // Item 3: a decline reason (and a partial's query name) are the party's bytes; logged in the
 // text format they threw out of a strict dump.
 TEST(AnalyticsJobText, DeclineReasonAndQueryNameNeverCrash) {

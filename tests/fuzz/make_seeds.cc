@@ -183,6 +183,12 @@ void ProtocolSeeds(const crypto::Ed25519KeyPair& key) {
   pt::SignResult(second, key);
   Write(kT, "round_result", pt::Encode(first));
   Write(kT, "round_result_with_model", pt::Encode(second));
+  Write(kT, "catch_up_request", pt::Encode(pt::CatchUpRequest{1}));
+  pt::CatchUp cu;
+  cu.head_round = 2;
+  cu.head_hash = HashOf(second);
+  cu.results = {first, second};
+  Write(kT, "catch_up", pt::Encode(cu));
 
   pt::EvalReport er;
   er.model_version = 2;

@@ -547,6 +547,71 @@ TEST(ChainHead, AReturningParticipantChecksTheResultsItMissed) {
   EXPECT_EQ(p0->last_round, 1u);
 }
 
+// A member away for longer than one page: with pages of two results, p2 comes back having
+// verified round 1 when the head is round 7, walks three pages (2-3, 4-5, 6-7) and goes on.
+TEST(ChainHead, AMemberAwayForSeveralPagesWalksThemAndRejoins) {
+  testing::FederationSpec spec;
+  spec.participants = 3;
+  spec.body = "[federation]\nrounds = 8\nmin_participants = 2\nround_timeout_s = 60\ncohort_wait_s = 0\n"
+              "eval_timeout_s = 0\n[model]\nkind = \"logreg\"\ninputs = 4\nclasses = 2\n";
+  auto fed = testing::TestFederation::Create("catchpages", spec);
+  ASSERT_TRUE(fed);
+  ASSERT_TRUE(fed->StartAggregator([](aggregator::RoundEngine& e) { e.SetCatchUpPageForTesting(2); }));
+  std::vector<std::unique_ptr<participant::SyntheticWorkload>> workloads;
+  auto workload = [&] {
+    participant::SyntheticOptions so;
+    so.num_params = kLogregParams;
+    workloads.push_back(std::make_unique<participant::SyntheticWorkload>(so));
+    return workloads.back().get();
+  };
+  participant::SyntheticWorkload* w2 = workload();
+  std::mutex mu;
+  std::map<std::uint64_t, Bytes> hashes;
+  std::string setup_error;
+  std::future<Status> returning_run;
+  auto opts = fed->ClientOptions(0);
+  opts.on_result = [&](const protocol::RoundResult& r) {
+    auto h = protocol::ResultHash(r);
+    std::lock_guard lock(mu);
+    hashes[r.round] = Bytes(h.begin(), h.end());
+    if (r.round != 7) return;
+    participant::ChainState c;
+    c.federation_id = "catchpages";
+    c.last_round = 1;
+    c.last_hash = hashes[1];
+    if (auto st = participant::SaveChainState(fed->dir() / "state-p2", c); !st) setup_error = st.error().ToString();
+    // Round 8 cannot finish while this callback holds p0: p2 is admitted at head 7.
+    auto joined = std::make_shared<std::promise<std::uint64_t>>();
+    auto o2 = fed->ClientOptions(2);
+    o2.on_joined = [joined](std::uint64_t head) { joined->set_value(head); };
+    auto head_seen = joined->get_future();
+    returning_run = fed->RunParticipant(2, *w2, o2);
+    if (head_seen.wait_for(std::chrono::seconds(60)) != std::future_status::ready) {
+      setup_error = "p2 was not admitted";
+    } else if (head_seen.get() != 7) {
+      setup_error = "p2 was admitted at another head";
+    }
+  };
+  std::vector<std::future<Status>> runs;
+  runs.push_back(fed->RunParticipant(0, *workload(), opts));
+  runs.push_back(fed->RunParticipant(1, *workload()));
+  for (auto& r : runs) {
+    auto st = r.get();
+    EXPECT_TRUE(st) << st.error().ToString();
+  }
+  ASSERT_TRUE(setup_error.empty()) << setup_error;
+  ASSERT_TRUE(returning_run.valid());
+  auto returned = returning_run.get();
+  EXPECT_TRUE(returned) << returned.error().ToString();
+  ASSERT_TRUE(fed->JoinAggregator());
+  // One page of two could not have reached round 7 from round 1: p2 walked three, then verified
+  // round 8 as usual.
+  auto p2 = participant::LoadChainState(fed->dir() / "state-p2");
+  ASSERT_TRUE(p2);
+  EXPECT_EQ(p2->last_round, 8u);
+  EXPECT_EQ(p2->last_hash, hashes[8]);
+}
+
 TEST(ChainHead, ParticipantRefusesAHeadBehindOrForkedFromWhatItVerified) {
   participant::ChainState chain;
   chain.last_round = 4;
@@ -594,52 +659,51 @@ TEST(ChainHead, ReturningParticipantAcceptsOnlyAHistoryThatContinuesItsOwn) {
     auto h = protocol::ResultHash(r);
     return Bytes(h.begin(), h.end());
   };
-  auto at_two = [&] {
-    participant::ChainState c;
-    c.federation_id = "f";
-    c.last_round = 2;
-    c.last_hash = hash(ours[1]);
-    return c;
-  };
-  protocol::Welcome w;
-  w.head_round = 5;
-  w.head_hash = hash(ours[4]);
-  w.catch_up = {ours[2], ours[3], ours[4]};
-  auto chain = at_two();
-  ASSERT_TRUE(participant::CheckCatchUp(chain, w, fed, config));
-  EXPECT_EQ(chain.last_round, 5u);
-  EXPECT_EQ(chain.last_hash, w.head_hash);
+  participant::ChainState at_two;
+  at_two.federation_id = "f";
+  at_two.last_round = 2;
+  at_two.last_hash = hash(ours[1]);
+  const Bytes head = hash(ours[4]);
+  // One page up to the head (round 5).
+  {
+    participant::CatchUpWalk walk(at_two, fed, config);
+    auto done = walk.Add({ours[2], ours[3], ours[4]}, 5, head);
+    ASSERT_TRUE(done) << done.error().ToString();
+    EXPECT_TRUE(*done);
+    EXPECT_EQ(walk.chain().last_round, 5u);
+    EXPECT_EQ(walk.chain().last_hash, head);
+  }
 
   // Another history from round 1 on (a host restarted the enclave from an older checkpoint and
   // ran rounds 2..5 again): its round 3 does not chain to our round 2.
   auto theirs = Chain(5, "theirs");
-  protocol::Welcome fork = w;
-  fork.head_hash = hash(theirs[4]);
-  fork.catch_up = {theirs[2], theirs[3], theirs[4]};
-  chain = at_two();
-  auto forked = participant::CheckCatchUp(chain, fork, fed, config);
-  ASSERT_FALSE(forked);
-  EXPECT_EQ(forked.error().code(), ErrorCode::kAborted);
-  EXPECT_NE(forked.error().message().find("forked history"), std::string::npos) << forked.error().message();
-  EXPECT_NE(forked.error().message().find("round 3 does not chain to the result of round 2 this participant verified"),
-            std::string::npos) << forked.error().message();
-  EXPECT_EQ(chain.last_round, 2u);  // unchanged
+  {
+    participant::CatchUpWalk walk(at_two, fed, config);
+    auto forked = walk.Add({theirs[2], theirs[3], theirs[4]}, 5, hash(theirs[4]));
+    ASSERT_FALSE(forked);
+    EXPECT_EQ(forked.error().code(), ErrorCode::kAborted);
+    EXPECT_NE(forked.error().message().find("forked history"), std::string::npos) << forked.error().message();
+    EXPECT_NE(forked.error().message().find("round 3 does not chain to the result of round 2 this participant verified"),
+              std::string::npos) << forked.error().message();
+  }
 
-  // Results left out (a host that deleted results.jsonl): nothing proves the history continues.
-  protocol::Welcome partial = w;
-  partial.catch_up = {ours[2], ours[3]};
-  chain = at_two();
-  auto unproven = participant::CheckCatchUp(chain, partial, fed, config);
-  ASSERT_FALSE(unproven);
-  EXPECT_NE(unproven.error().message().find("it sent 2 of the 3 results"), std::string::npos) << unproven.error().message();
+  // Nothing where results are missing (a host that deleted results.jsonl): nothing proves the
+  // history continues.
+  {
+    participant::CatchUpWalk walk(at_two, fed, config);
+    auto unproven = walk.Add({}, 5, head);
+    ASSERT_FALSE(unproven);
+    EXPECT_NE(unproven.error().message().find("it sent none of the 3 results after round 2"), std::string::npos)
+        << unproven.error().message();
+  }
 
   // Our results, but a head the aggregator did not announce.
-  protocol::Welcome other_head = w;
-  other_head.head_hash = hash(theirs[4]);
-  chain = at_two();
-  auto wrong_end = participant::CheckCatchUp(chain, other_head, fed, config);
-  ASSERT_FALSE(wrong_end);
-  EXPECT_NE(wrong_end.error().message().find("does not end at the head"), std::string::npos);
+  {
+    participant::CatchUpWalk walk(at_two, fed, config);
+    auto wrong_end = walk.Add({ours[2], ours[3], ours[4]}, 5, hash(theirs[4]));
+    ASSERT_FALSE(wrong_end);
+    EXPECT_NE(wrong_end.error().message().find("does not end at the head"), std::string::npos);
+  }
 
   // The attested rules apply to the missed results too (here: a stranger among the contributors).
   auto strange = Chain(5, "ours");
@@ -649,14 +713,83 @@ TEST(ChainHead, ReturningParticipantAcceptsOnlyAHistoryThatContinuesItsOwn) {
     strange[i].prev_hash = prev;
     prev = hash(strange[i]);
   }
-  protocol::Welcome rules = w;
-  rules.head_hash = prev;
-  rules.catch_up = {strange[2], strange[3], strange[4]};
-  chain = at_two();
-  auto broken = participant::CheckCatchUp(chain, rules, fed, config);
-  ASSERT_FALSE(broken);
-  EXPECT_NE(broken.error().message().find("contributors: not in the attested roster: mallory"), std::string::npos)
-      << broken.error().message();
+  {
+    participant::CatchUpWalk walk(at_two, fed, config);
+    auto broken = walk.Add({strange[2], strange[3], strange[4]}, 5, prev);
+    ASSERT_FALSE(broken);
+    EXPECT_NE(broken.error().message().find("contributors: not in the attested roster: mallory"), std::string::npos)
+        << broken.error().message();
+  }
+}
+
+// A member away for longer than one page walks the results it missed page by page; nothing is
+// proven (and its chain does not move) until a page ends at the announced head.
+TEST(ChainHead, ACatchUpWalksPagesAndProvesThemOnlyAtTheHead) {
+  protocol::FederationConfig fed;
+  fed.id = "f";
+  fed.min_participants = 2;
+  fed.roster = {{"p0", {}}, {"p1", {}}};
+  const std::array<std::uint8_t, 32> config{};
+  auto ours = Chain(9, "ours");
+  auto hash = [](const protocol::RoundResult& r) {
+    auto h = protocol::ResultHash(r);
+    return Bytes(h.begin(), h.end());
+  };
+  participant::ChainState at_one;
+  at_one.federation_id = "f";
+  at_one.last_round = 1;
+  at_one.last_hash = hash(ours[0]);
+  // Pages of three; the head moves from 7 to 9 while the member walks.
+  participant::CatchUpWalk walk(at_one, fed, config);
+  auto done = walk.Add({ours[1], ours[2], ours[3]}, 7, hash(ours[6]));
+  ASSERT_TRUE(done) << done.error().ToString();
+  EXPECT_FALSE(*done);
+  EXPECT_EQ(walk.position(), 4u);
+  done = walk.Add({ours[4], ours[5], ours[6]}, 9, hash(ours[8]));
+  ASSERT_TRUE(done) << done.error().ToString();
+  EXPECT_FALSE(*done);
+  EXPECT_EQ(walk.position(), 7u);
+  done = walk.Add({ours[7], ours[8]}, 9, hash(ours[8]));
+  ASSERT_TRUE(done) << done.error().ToString();
+  EXPECT_TRUE(*done);
+  EXPECT_EQ(walk.chain().last_round, 9u);
+  EXPECT_EQ(walk.chain().last_hash, hash(ours[8]));
+
+  // A first page from another history is not refused by its own links (they chain from ours:
+  // a host can compute SHA-256 too), but no later page can reach the real head from it.
+  auto fake = Chain(9, "fake");
+  fake[1].prev_hash = hash(ours[0]);
+  Bytes prev = hash(fake[1]);
+  for (int i = 2; i < 9; ++i) {
+    fake[i].prev_hash = prev;
+    prev = hash(fake[i]);
+  }
+  participant::CatchUpWalk misled(at_one, fed, config);
+  done = misled.Add({fake[1], fake[2], fake[3]}, 9, hash(ours[8]));
+  ASSERT_TRUE(done) << done.error().ToString();
+  EXPECT_FALSE(*done);
+  EXPECT_EQ(misled.chain().last_hash, hash(fake[3]));  // walked, not proven
+  auto refused = misled.Add({ours[4], ours[5], ours[6], ours[7], ours[8]}, 9, hash(ours[8]));
+  ASSERT_FALSE(refused);
+  EXPECT_NE(refused.error().message().find("round 5 does not chain to the result of round 4"), std::string::npos)
+      << refused.error().message();
+  auto fake_end = participant::CatchUpWalk(at_one, fed, config);
+  ASSERT_TRUE(fake_end.Add({fake[1], fake[2], fake[3]}, 9, hash(ours[8])));
+  auto wrong_head = fake_end.Add({fake[4], fake[5], fake[6], fake[7], fake[8]}, 9, hash(ours[8]));
+  ASSERT_FALSE(wrong_head);
+  EXPECT_NE(wrong_head.error().message().find("does not end at the head"), std::string::npos);
+
+  // A head that goes backwards, or a page running past the head, is a fork.
+  participant::CatchUpWalk back(at_one, fed, config);
+  ASSERT_TRUE(back.Add({ours[1], ours[2], ours[3]}, 7, hash(ours[6])));
+  auto behind = back.Add({ours[4]}, 3, hash(ours[2]));
+  ASSERT_FALSE(behind);
+  EXPECT_NE(behind.error().message().find("behind round 4 it already sent"), std::string::npos)
+      << behind.error().message();
+  participant::CatchUpWalk past(at_one, fed, config);
+  auto beyond = past.Add({ours[1], ours[2], ours[3]}, 3, hash(ours[2]));
+  ASSERT_FALSE(beyond);
+  EXPECT_NE(beyond.error().message().find("beyond the head"), std::string::npos) << beyond.error().message();
 }
 
 // chain.json keeps what the next result is checked against (ε never falls, nothing after a

@@ -68,12 +68,42 @@ TEST(Codec, CommitAndOfferRoundTrip) {
   EXPECT_EQ(oo.deadline_ms, 1000u);
 }
 
+TEST(Codec, CatchUpRoundTripsAndIsBounded) {
+  EXPECT_EQ(RoundTrip(CatchUpRequest{41}).after_round, 41u);
+  CatchUp c;
+  c.head_round = 44;
+  c.head_hash = Bytes(32, 7);
+  for (std::uint64_t r = 42; r <= 44; ++r) {
+    RoundResult res;
+    res.federation_id = "f";
+    res.round = r;
+    res.contributors = {"p0", "p1"};
+    res.prev_hash = Bytes(32, static_cast<std::uint8_t>(r));
+    c.results.push_back(res);
+  }
+  CatchUp out = RoundTrip(c);
+  EXPECT_EQ(out.head_round, 44u);
+  EXPECT_EQ(out.head_hash, c.head_hash);
+  ASSERT_EQ(out.results.size(), 3u);
+  EXPECT_EQ(out.results[2].round, 44u);
+  EXPECT_EQ(out.results[1].prev_hash, c.results[1].prev_hash);
+  // More than one page's worth is refused by the decoder.
+  c.results.assign(kMaxCatchUpResults + 1, RoundResult{});
+  auto big = Decode(Encode(Message(c)), 1 << 24);
+  ASSERT_FALSE(big);
+  EXPECT_NE(big.error().message().find("too many results"), std::string::npos) << big.error().message();
+  // A head hash of another size is malformed.
+  c.results.clear();
+  c.head_hash = Bytes(31, 1);
+  EXPECT_FALSE(Decode(Encode(Message(c)), kMaxControlMessageBytes));
+}
+
 TEST(Codec, OtherMajorVersionIsAClearError) {
   Bytes b = EncodeWithVersionForTesting(Message(Ping{}), 2, 0);
   auto m = Decode(b, kMaxControlMessageBytes);
   ASSERT_FALSE(m);
   EXPECT_EQ(m.error().code(), ErrorCode::kFailedPrecondition);
-  EXPECT_NE(m.error().message().find("peer speaks protocol 2.0; this build speaks 1.0"), std::string::npos)
+  EXPECT_NE(m.error().message().find("peer speaks protocol 2.0; this build speaks 1.1"), std::string::npos)
       << m.error().message();
   // A newer minor version is accepted.
   EXPECT_TRUE(Decode(EncodeWithVersionForTesting(Message(Ping{}), 1, 7), kMaxControlMessageBytes));
