@@ -316,10 +316,8 @@ void RoundEngine::OnHello(const std::string& participant, const protocol::Hello&
   // A returning participant that missed results gets them, so it can check that this history
   // continues the last result it verified (a host that restarted the enclave from an older
   // checkpoint and ran other rounds meanwhile has a history that does not).
-  // A member away for longer than one page asks for the rest with CatchUpRequest; a new
-  // admission refills its allowance for those.
-  p.catch_up_tokens = kCatchUpBurst;
-  p.catch_up_refilled = clock_.Now();
+  // A member away for longer than one page asks for the rest with CatchUpRequest (paced per
+  // member across admissions: OnCatchUpRequest).
   if (hello.last_round > 0 && hello.last_round < state_.head_round) {
     w.catch_up = CatchUpPage(participant, hello.last_round);
   }
@@ -412,8 +410,9 @@ std::vector<protocol::RoundResult> RoundEngine::CatchUpPage(const std::string& p
 void RoundEngine::OnCatchUpRequest(const std::string& participant, const protocol::CatchUpRequest& request) {
   ParticipantState& p = participants_[participant];
   const auto now = clock_.Now();
-  const double refill = std::chrono::duration<double>(now - p.catch_up_refilled) /
-                        std::chrono::duration<double>(kCatchUpRefill);
+  const double refill = !p.catch_up_refilled ? kCatchUpBurst
+                                             : std::chrono::duration<double>(now - *p.catch_up_refilled) /
+                                                   std::chrono::duration<double>(kCatchUpRefill);
   p.catch_up_tokens = std::min(kCatchUpBurst, p.catch_up_tokens + std::max(0.0, refill));
   p.catch_up_refilled = now;
   if (p.catch_up_tokens < 1) {

@@ -196,9 +196,10 @@ class RoundEngine {
     std::uint64_t last_eval_version = 0;
     bool evaluated = false;  // an evaluation report was accepted (last_eval_version is its version)
     // CatchUpRequest pages this member may still ask for now (each reads results.jsonl):
-    // kCatchUpBurst at most, one more every kCatchUpRefill.
+    // kCatchUpBurst at most, one more every kCatchUpRefill. The first request finds the bucket
+    // full (no refill time yet); a new Hello does not refill it.
     double catch_up_tokens = 0;
-    Clock::TimePoint catch_up_refilled{};
+    std::optional<Clock::TimePoint> catch_up_refilled;
   };
   struct RoundState;
 

@@ -413,6 +413,13 @@ Result<ParticipantClient::SessionEnd> ParticipantClient::RunSession(const std::a
           CAIRN_RETURN_IF_ERROR(s.Send(protocol::CatchUpRequest{walk.position()}));
         } else if (auto* e = std::get_if<protocol::ErrorReply>(&**m)) {
           return Fail(ErrorCode::kFailedPrecondition, "the aggregator answered the catch-up request: " + e->message);
+        } else if (auto* refused = std::get_if<protocol::Rejected>(&**m)) {
+          // An aggregator older than protocol 1.1 does not know the request.
+          return Fail(ErrorCode::kAborted, "cannot check the aggregator's history after round " + std::to_string(from) +
+                                               ": it refused the request for the results after round " +
+                                               std::to_string(walk.position()) + " (" +
+                                               protocol::RejectCodeName(refused->code) + ": " + refused->detail +
+                                               "); refusing to go on");
         } else {
           later.push_back(std::move(**m));
         }

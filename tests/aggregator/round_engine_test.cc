@@ -473,6 +473,11 @@ TEST_F(RoundEngineTest, CatchUpPagesArePacedPerMember) {
   ASSERT_FALSE(rejected.empty());
   EXPECT_EQ(rejected.back().code, protocol::RejectCode::kBusy);
   EXPECT_NE(rejected.back().detail.find("retry in 250 ms"), std::string::npos) << rejected.back().detail;
+  // Coming back (a new Hello) does not refill it.
+  Join("p0");
+  engine_->OnMessage("p0", protocol::CatchUpRequest{3});
+  EXPECT_EQ(outbox_.To<protocol::CatchUp>("p0").size(), 16u);
+  EXPECT_EQ(outbox_.To<protocol::Rejected>("p0").back().code, protocol::RejectCode::kBusy);
   // Another member has its own allowance, and time refills this one's.
   Join("p1");
   engine_->OnMessage("p1", protocol::CatchUpRequest{3});
