@@ -4,8 +4,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstring>
-#include <sstream>
+#include <string_view>
 
 #include "common/core/file.h"
 
@@ -47,22 +48,41 @@ Result<CurveKeyPair> LoadKeyFile(const std::filesystem::path& path) {
     return Fail(ErrorCode::kPermissionDenied, "key file " + path.string() +
                                                   " is readable by other users: chmod 600 it");
   }
-  CAIRN_ASSIGN_OR_RETURN(std::string text, ReadFileText(path, 4096));
-  std::istringstream in(text);
-  std::string magic, tag1, pub, tag2, sec;
-  std::getline(in, magic);
-  in >> tag1 >> pub >> tag2 >> sec;
+  // The file holds the secret in text: it is read into guarded memory and parsed in place, so no
+  // std::string or stream buffer holding it is freed unwiped.
+  CAIRN_ASSIGN_OR_RETURN(crypto::SecretBytes file, crypto::ReadSecretFile(path, 4096));
+  const std::string_view text(reinterpret_cast<const char*>(file.data()), file.size());
   auto bad = [&] { return Fail(ErrorCode::kInvalidArgument, path.string() + " is not a cairn-curve-key v1 file"); };
-  if (magic != "cairn-curve-key v1" || tag1 != "public" || tag2 != "secret") return bad();
+  const std::size_t eol = text.find('\n');
+  if (eol == std::string_view::npos || text.substr(0, eol) != "cairn-curve-key v1") return bad();
+  // Then "public <key>" and "secret <key>", separated by any whitespace.
+  std::string_view rest = text.substr(eol + 1);
+  auto next_token = [&rest]() {
+    constexpr std::string_view kSpace = " \t\r\n";
+    const std::size_t start = rest.find_first_not_of(kSpace);
+    if (start == std::string_view::npos) {
+      rest = {};
+      return std::string_view{};
+    }
+    const std::size_t end = std::min(rest.find_first_of(kSpace, start), rest.size());
+    const std::string_view token = rest.substr(start, end - start);
+    rest = rest.substr(end);
+    return token;
+  };
+  const std::string_view tag1 = next_token();
+  const std::string_view pub = next_token();
+  const std::string_view tag2 = next_token();
+  const std::string_view sec = next_token();
+  if (tag1 != "public" || tag2 != "secret") return bad();
   auto p = net::Z85Decode(pub);
   auto s = net::Z85Decode(sec);
-  crypto::Wipe(MutableByteSpan(reinterpret_cast<std::uint8_t*>(sec.data()), sec.size()));
-  crypto::Wipe(MutableByteSpan(reinterpret_cast<std::uint8_t*>(text.data()), text.size()));
   if (!p || !s) return bad();
   CurveKeyPair kp;
   kp.public_key = *p;
-  CAIRN_ASSIGN_OR_RETURN(kp.secret_key, crypto::SecretBytes::CopyFrom(*s));
+  auto secret = crypto::SecretBytes::CopyFrom(*s);
   crypto::Wipe(*s);
+  if (!secret) return Fail(secret.error());
+  kp.secret_key = std::move(*secret);
   // The secret must match the public key.
   CAIRN_ASSIGN_OR_RETURN(auto check, crypto::X25519KeyPair::FromSecret(kp.secret_key.span()));
   if (std::memcmp(check.public_key().data(), kp.public_key.data(), 32) != 0) {

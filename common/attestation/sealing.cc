@@ -9,6 +9,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <string_view>
 
 #include "common/attestation/attestation.h"
 #include "common/attestation/internal.h"
@@ -43,27 +44,34 @@ class KeyFileSealingKey final : public SealingKeyProvider {
  public:
   KeyFileSealingKey(std::filesystem::path path, std::string label) : path_(std::move(path)), label_(std::move(label)) {}
   Result<crypto::SecretBytes> GetKey() override {
-    // Read on every call: a key broker may deliver the file after start-up.
-    CAIRN_ASSIGN_OR_RETURN(Bytes raw, ReadFileBytes(path_, 256));
-    Bytes key;
+    // Read on every call: a key broker may deliver the file after start-up. Read into guarded
+    // memory and decoded in place, so no ordinary buffer holding the key is freed unwiped.
+    CAIRN_ASSIGN_OR_RETURN(crypto::SecretBytes raw, crypto::ReadSecretFile(path_, 256));
+    CAIRN_ASSIGN_OR_RETURN(crypto::SecretBytes key, crypto::SecretBytes::Allocate(32));
     if (raw.size() == 32) {
-      key = raw;
+      std::memcpy(key.data(), raw.data(), 32);
     } else {
-      std::string text(raw.begin(), raw.end());
-      while (!text.empty() && (text.back() == '\n' || text.back() == '\r' || text.back() == ' ')) text.pop_back();
-      auto hex = HexDecode(text);
-      crypto::Wipe(MutableByteSpan(reinterpret_cast<std::uint8_t*>(text.data()), text.size()));
-      if (!hex || hex->size() != 32) {
-        crypto::Wipe(raw);
+      std::string_view text(reinterpret_cast<const char*>(raw.data()), raw.size());
+      while (!text.empty() && (text.back() == '\n' || text.back() == '\r' || text.back() == ' ')) text.remove_suffix(1);
+      auto nibble = [](char c) -> int {
+        if (c >= '0' && c <= '9') return c - '0';
+        if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+        if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+        return -1;
+      };
+      bool ok = text.size() == 64;
+      for (std::size_t i = 0; ok && i < 32; ++i) {
+        const int hi = nibble(text[2 * i]);
+        const int lo = nibble(text[2 * i + 1]);
+        ok = hi >= 0 && lo >= 0;
+        if (ok) key.data()[i] = static_cast<std::uint8_t>(hi << 4 | lo);
+      }
+      if (!ok) {
         return Fail(ErrorCode::kInvalidArgument, path_.string() + ": a sealing key file holds 32 raw bytes or 64 hex digits (" +
                                                      std::to_string(raw.size()) + " bytes found)");
       }
-      key = std::move(*hex);
     }
-    crypto::Wipe(raw);
-    auto out = Derive(key, "cairn/key-file/v1", label_);
-    crypto::Wipe(key);
-    return out;
+    return Derive(key.span(), "cairn/key-file/v1", label_);
   }
   std::string description() const override { return "key-file (" + path_.string() + ")"; }
 

@@ -4,7 +4,10 @@
 #include <openssl/core_names.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
+#include <fcntl.h>
 #include <sodium.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <climits>
 #include <cstdio>
@@ -190,6 +193,44 @@ Result<SecretBytes> SecretBytes::CopyFrom(ByteSpan data) {
 }
 
 Result<SecretBytes> SecretBytes::Clone() const { return CopyFrom(span()); }
+
+Result<SecretBytes> ReadSecretFile(const std::filesystem::path& path, std::size_t max_bytes) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    const int err = errno;
+    if (err == ENOENT) return Fail(ErrorCode::kNotFound, "no such file: " + path.string());
+    return Fail(ErrorCode::kIo, "cannot open " + path.string() + ": " + std::strerror(err));
+  }
+  struct stat st {};
+  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    ::close(fd);
+    return Fail(ErrorCode::kInvalidArgument, path.string() + " is not a file");
+  }
+  // One byte more than allowed, so that a larger file (or one growing while read) shows.
+  auto buffer = SecretBytes::Allocate(max_bytes + 1);
+  if (!buffer) {
+    ::close(fd);
+    return Fail(buffer.error());
+  }
+  std::size_t got = 0;
+  while (got < buffer->size()) {
+    const ssize_t n = ::read(fd, buffer->data() + got, buffer->size() - got);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      const int err = errno;
+      ::close(fd);
+      return Fail(ErrorCode::kIo, "cannot read " + path.string() + ": " + std::strerror(err));
+    }
+    if (n == 0) break;
+    got += static_cast<std::size_t>(n);
+  }
+  ::close(fd);
+  if (got > max_bytes) {
+    return Fail(ErrorCode::kOutOfRange,
+                path.string() + " is above the limit of " + std::to_string(max_bytes) + " bytes for a key file");
+  }
+  return SecretBytes::CopyFrom(ByteSpan(buffer->data(), got));  // `buffer` is wiped as it goes
+}
 
 SecretBytes::SecretBytes(SecretBytes&& other) noexcept
     : data_(std::exchange(other.data_, nullptr)), size_(std::exchange(other.size_, 0)) {}

@@ -11,6 +11,7 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <filesystem>
 #include <memory>
 #include <optional>
 #include <string>
@@ -56,6 +57,11 @@ class SecretBytes {
   std::uint8_t* data_ = nullptr;
   std::size_t size_ = 0;
 };
+
+// A key file's bytes, read straight into guarded memory: no copy of them is left in ordinary heap
+// or stack memory (a std::string or a stream buffer would be freed unwiped). kNotFound when the
+// file does not exist; a folder, or a file above max_bytes, is refused with a message naming it.
+Result<SecretBytes> ReadSecretFile(const std::filesystem::path& path, std::size_t max_bytes);
 
 // Constant-time equality (sodium_memcmp); false when the sizes differ.
 bool ConstantTimeEqual(ByteSpan a, ByteSpan b);

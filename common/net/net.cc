@@ -16,11 +16,15 @@ Result<CurveKey> Z85Decode(std::string_view text) {
     return Fail(ErrorCode::kInvalidArgument,
                 "a Z85 Curve key has 40 characters, got " + std::to_string(text.size()));
   }
-  std::string s(text);
+  // zmq_z85_decode wants a NUL-terminated string: a stack copy, wiped after (the text may be a
+  // secret key: no heap copy of it is freed unwiped).
+  char terminated[41];
+  std::memcpy(terminated, text.data(), 40);
+  terminated[40] = '\0';
   CurveKey key;
-  if (zmq_z85_decode(key.data(), s.c_str()) == nullptr) {
-    return Fail(ErrorCode::kInvalidArgument, "not a valid Z85 Curve key");
-  }
+  const bool ok = zmq_z85_decode(key.data(), terminated) != nullptr;
+  ::explicit_bzero(terminated, sizeof terminated);
+  if (!ok) return Fail(ErrorCode::kInvalidArgument, "not a valid Z85 Curve key");
   return key;
 }
 
