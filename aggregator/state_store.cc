@@ -1,10 +1,15 @@
 #include "aggregator/state_store.h"
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <bit>
 #include <charconv>
 #include <cmath>
 #include <cstring>
 #include <map>
+#include <optional>
 #include <nlohmann/json.hpp>
 
 #include "common/analytics/output.h"
@@ -260,33 +265,108 @@ Status StateStore::AppendHeadResult(const EngineState& state) {
   return AppendLineDurable(path, state.head_result);
 }
 
+namespace {
+// A results line longer than this is not a result Cairn wrote (a result is a few KiB): skipped.
+constexpr std::size_t kMaxResultLineBytes = 4u << 20;
+
+Error FileError(const std::filesystem::path& path, std::string_view what, int err) {
+  return Error(ErrorCode::kIo, std::string(what) + " " + path.string() + ": " + std::strerror(err));
+}
+
+// The round of a results line: from its "round" key (ResultToJson writes it near the start), or
+// by parsing the line when the key is not found that way; nullopt for a line that is no result.
+std::optional<std::uint64_t> RoundOfLine(std::string_view line) {
+  if (line.find_first_not_of(" \t\r") == std::string_view::npos) return std::nullopt;
+  if (auto k = line.substr(0, 512).find("\"round\":"); k != std::string_view::npos) {
+    std::uint64_t round = 0;
+    const char* first = line.data() + k + 8;
+    auto [end_ptr, ec] = std::from_chars(first, line.data() + std::min<std::size_t>(line.size(), k + 8 + 24), round);
+    if (ec == std::errc() && end_ptr != first) return round;
+  }
+  auto r = protocol::ResultFromJson(line);
+  if (!r) return std::nullopt;
+  return r->round;
+}
+}  // namespace
+
+Status StateStore::IndexResults(int fd, std::uint64_t size, std::uint64_t device, std::uint64_t inode) {
+  if (size < results_indexed_ || device != results_device_ || inode != results_inode_) {
+    // Another file in its place, or this one truncated: start over.
+    result_lines_.clear();
+    results_indexed_ = 0;
+    results_device_ = device;
+    results_inode_ = inode;
+  }
+  std::vector<char> block(1u << 20);
+  std::string line;            // the line being assembled across blocks
+  bool oversized = false;      // the current line passed kMaxResultLineBytes: skip to its end
+  std::uint64_t line_start = results_indexed_;
+  std::uint64_t pos = results_indexed_;
+  while (pos < size) {
+    const auto want = static_cast<std::size_t>(std::min<std::uint64_t>(block.size(), size - pos));
+    const ssize_t n = ::pread(fd, block.data(), want, static_cast<off_t>(pos));
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return Fail(FileError(dir_ / "results.jsonl", "cannot read", errno));
+    if (n == 0) break;
+    std::size_t from = 0;
+    for (std::size_t i = 0; i < static_cast<std::size_t>(n); ++i) {
+      if (block[i] != '\n') continue;
+      if (!oversized) {
+        line.append(block.data() + from, i - from);
+        if (auto round = RoundOfLine(line)) {
+          result_lines_[*round] = {line_start, static_cast<std::uint32_t>(line.size())};
+        }
+      }
+      line.clear();
+      oversized = false;
+      from = i + 1;
+      line_start = pos + i + 1;
+    }
+    if (!oversized) {
+      line.append(block.data() + from, static_cast<std::size_t>(n) - from);
+      if (line.size() > kMaxResultLineBytes) {
+        oversized = true;
+        line.clear();
+      }
+    }
+    pos += static_cast<std::uint64_t>(n);
+  }
+  results_indexed_ = line_start;  // a last line without its newline is indexed once it has one
+  return Ok();
+}
+
 Result<std::vector<protocol::RoundResult>> StateStore::ReadResults(std::uint64_t from, std::uint64_t to, std::size_t max) {
   std::vector<protocol::RoundResult> out;
   auto path = dir_ / "results.jsonl";
-  if (from > to || max == 0 || !std::filesystem::exists(path)) return out;
-  CAIRN_ASSIGN_OR_RETURN(std::string text, ReadFileText(path, 1ull << 30));
-  std::map<std::uint64_t, protocol::RoundResult> by_round;
-  std::size_t pos = 0;
-  while (pos < text.size()) {
-    std::size_t end = text.find('\n', pos);
-    if (end == std::string::npos) end = text.size();
-    std::string_view line(text.data() + pos, end - pos);
-    pos = end + 1;
-    if (line.find_first_not_of(" \t\r") == std::string_view::npos) continue;
-    // Lines outside the range are skipped on their "round" key alone (ResultToJson writes it near
-    // the start), so a long log is not parsed whole for each returning participant; a line where
-    // the key is not found that way is parsed.
-    if (auto k = line.substr(0, 512).find("\"round\":"); k != std::string_view::npos) {
-      std::uint64_t round = 0;
-      const char* first = line.data() + k + 8;
-      auto [end_ptr, ec] = std::from_chars(first, line.data() + std::min<std::size_t>(line.size(), k + 8 + 24), round);
-      if (ec == std::errc() && end_ptr != first && (round < from || round > to)) continue;
-    }
-    auto r = protocol::ResultFromJson(line);
-    if (!r || r->round < from || r->round > to || r->round - from >= max) continue;
-    by_round[r->round] = std::move(*r);
+  if (from > to || max == 0) return out;
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    if (errno == ENOENT) return out;
+    return Fail(FileError(path, "cannot open", errno));
   }
-  for (auto& [round, r] : by_round) out.push_back(std::move(r));
+  struct stat st {};
+  if (::fstat(fd, &st) != 0) {
+    const int err = errno;
+    ::close(fd);
+    return Fail(FileError(path, "cannot stat", err));
+  }
+  if (auto s = IndexResults(fd, static_cast<std::uint64_t>(st.st_size), static_cast<std::uint64_t>(st.st_dev),
+                            static_cast<std::uint64_t>(st.st_ino));
+      !s) {
+    ::close(fd);
+    return Fail(s.error());
+  }
+  std::string line;
+  for (auto it = result_lines_.lower_bound(from); it != result_lines_.end() && it->first <= to; ++it) {
+    if (it->first - from >= max) break;
+    line.resize(it->second.length);
+    const ssize_t n = ::pread(fd, line.data(), line.size(), static_cast<off_t>(it->second.offset));
+    if (n != static_cast<ssize_t>(line.size())) continue;  // the file changed under us: skipped
+    auto r = protocol::ResultFromJson(line);
+    if (!r || r->round != it->first) continue;
+    out.push_back(std::move(*r));
+  }
+  ::close(fd);
   return out;
 }
 

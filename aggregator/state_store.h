@@ -11,6 +11,7 @@
 #pragma once
 
 #include <filesystem>
+#include <map>
 #include <memory>
 #include <string>
 
@@ -54,6 +55,10 @@ class StateStore {
   // The results of rounds [from, to] in results.jsonl, in round order, at most `max` (a returning
   // participant's catch-up; where a round has several lines, the last counts). Lines that do not
   // parse are skipped: the participant checks the chain and refuses what does not link.
+  // The first call indexes the file (round → line offset) in one streaming pass; later calls
+  // index only what was appended since and read just the lines they return, so a page costs the
+  // same at round 10 and at round 100,000, and memory holds the index, not the file. Another file
+  // in its place (another inode, or a shorter one) is indexed again from the start.
   Result<std::vector<protocol::RoundResult>> ReadResults(std::uint64_t from, std::uint64_t to, std::size_t max);
 
   const std::filesystem::path& dir() const { return dir_; }
@@ -71,6 +76,17 @@ class StateStore {
   crypto::SecretBytes sealing_key_;
   std::string federation_id_;
   crypto::Sha256Digest config_hash_;
+
+  // results.jsonl's index for ReadResults: the last complete line of each round.
+  struct LineSpan {
+    std::uint64_t offset = 0;
+    std::uint32_t length = 0;
+  };
+  Status IndexResults(int fd, std::uint64_t size, std::uint64_t device, std::uint64_t inode);
+  std::map<std::uint64_t, LineSpan> result_lines_;
+  std::uint64_t results_indexed_ = 0;  // bytes of the file indexed (up to the last newline)
+  std::uint64_t results_device_ = 0;   // which file that was
+  std::uint64_t results_inode_ = 0;
 };
 
 // Serialization of EngineState (inside the sealed checkpoint). Versioned; Decode validates.

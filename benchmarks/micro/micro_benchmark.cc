@@ -2,16 +2,19 @@
 // memcpy floor: accumulation into the double running sum, the norm check, clipping and noise,
 // the chunk header codec (Cap'n Proto), the data-plane chunk path (header decode + HPKE open into
 // the staging buffer), sealing and receiving the model, the CRC-32 of the global.pt export, and
-// ZeroMQ loopback at several chunk sizes. SNP evidence verification: benchmarks/attestation
-// (bench_attestation).
+// ZeroMQ loopback at several chunk sizes, and a returning participant's catch-up page read from a
+// long results.jsonl. SNP evidence verification: benchmarks/attestation (bench_attestation).
 // Run: build/bin/bench_micro [--benchmark_filter=...]; docs/performance.md lists the figures.
 #include <benchmark/benchmark.h>
 
 #include <cstring>
+#include <filesystem>
+#include <fstream>
 #include <thread>
 #include <vector>
 #include <zmq.hpp>
 
+#include "aggregator/state_store.h"
 #include "aggregator/strategy/vector_math.h"
 #include "aggregator/upload.h"
 #include "common/crypto/crypto.h"
@@ -22,6 +25,7 @@
 #include "common/net/net.h"
 #include "protocol/codec.h"
 #include "protocol/limits.h"
+#include "protocol/round_result.h"
 #include "protocol/sealing.h"
 
 namespace cairn {
@@ -296,6 +300,55 @@ void BM_ZmqLoopback(benchmark::State& state) {
   SetBytes(state, count * chunk);
 }
 BENCHMARK(BM_ZmqLoopback)->Arg(256 << 10)->Arg(1 << 20)->Arg(4 << 20)->Unit(benchmark::kMillisecond)->UseRealTime();
+
+// A catch-up page (512 results) from a results.jsonl of state.range(0) results with eight
+// contributors each (~1.3 KB a line): the first read of a store indexes the whole file once
+// (BM_CatchUpFirstPage); later pages read only their lines (BM_CatchUpPage).
+std::filesystem::path ResultsLog(std::size_t rounds) {
+  auto dir = std::filesystem::temp_directory_path() / ("cairn-bench-results-" + std::to_string(rounds));
+  if (std::filesystem::exists(dir / "results.jsonl")) return dir;
+  std::filesystem::create_directories(dir);
+  std::ofstream out(dir / "results.jsonl");
+  protocol::RoundResult r;
+  r.federation_id = "bench";
+  r.contributors = {"hospital-a", "hospital-b", "hospital-c", "hospital-d",
+                    "hospital-e", "hospital-f", "hospital-g", "hospital-h"};
+  r.prev_hash = Bytes(32, 7);
+  r.signature.fill(9);
+  for (std::size_t i = 1; i <= rounds; ++i) {
+    r.round = i;
+    out << protocol::ResultToJson(r) << "\n";
+  }
+  return dir;
+}
+std::unique_ptr<aggregator::StateStore> BenchStore(const std::filesystem::path& dir) {
+  model::ModelSpec spec{"logreg", {{"linear.weight", {2, 2}}, {"linear.bias", {2}}}};
+  auto store = aggregator::StateStore::Open(dir, spec, crypto::SecretBytes{}, "bench", {});
+  if (!store) std::abort();
+  return std::move(*store);
+}
+void BM_CatchUpPage(benchmark::State& state) {
+  const auto rounds = static_cast<std::size_t>(state.range(0));
+  auto store = BenchStore(ResultsLog(rounds));
+  (void)store->ReadResults(1, 1, 1);  // the index
+  for (auto _ : state) {
+    auto page = store->ReadResults(rounds / 2, rounds, protocol::kMaxCatchUpResults);
+    if (!page || page->size() != protocol::kMaxCatchUpResults) std::abort();
+    benchmark::DoNotOptimize(page);
+  }
+}
+BENCHMARK(BM_CatchUpPage)->Arg(10'000)->Arg(100'000)->Unit(benchmark::kMillisecond);
+void BM_CatchUpFirstPage(benchmark::State& state) {
+  const auto rounds = static_cast<std::size_t>(state.range(0));
+  const auto dir = ResultsLog(rounds);
+  for (auto _ : state) {
+    auto store = BenchStore(dir);
+    auto page = store->ReadResults(rounds / 2, rounds, protocol::kMaxCatchUpResults);
+    if (!page || page->size() != protocol::kMaxCatchUpResults) std::abort();
+    benchmark::DoNotOptimize(page);
+  }
+}
+BENCHMARK(BM_CatchUpFirstPage)->Arg(10'000)->Arg(100'000)->Unit(benchmark::kMillisecond);
 
 }  // namespace
 }  // namespace cairn

@@ -159,5 +159,74 @@ TEST_F(StateStoreTest, ARestartFindsAndAppendsAHeadResultTheLogMisses) {
   EXPECT_NE(older.error().message().find("older than the results"), std::string::npos);
 }
 
+// ReadResults indexes results.jsonl once and then only what was appended; it returns the last
+// line of each round in [from, to], at most `max` rounds from `from`, skipping what is no result.
+TEST_F(StateStoreTest, ReadResultsIndexesTheLogAndFollowsItsAppends) {
+  auto line = [&](std::uint64_t round, const std::string& detail) {
+    protocol::RoundResult r;
+    r.federation_id = "fed";
+    r.round = round;
+    r.detail = detail;
+    return protocol::ResultToJson(r);
+  };
+  const auto path = dir_ / "results.jsonl";
+  for (std::uint64_t r = 1; r <= 5; ++r) ASSERT_TRUE(AppendLineDurable(path, line(r, "first")));
+  ASSERT_TRUE(AppendLineDurable(path, "not json"));
+  ASSERT_TRUE(AppendLineDurable(path, ""));
+  ASSERT_TRUE(AppendLineDurable(path, line(3, "again")));  // a round logged twice: the last counts
+  auto rounds = [](const std::vector<protocol::RoundResult>& v) {
+    std::vector<std::uint64_t> out;
+    for (const auto& r : v) out.push_back(r.round);
+    return out;
+  };
+  auto got = store_->ReadResults(2, 4, 10);
+  ASSERT_TRUE(got) << got.error().ToString();
+  EXPECT_EQ(rounds(*got), (std::vector<std::uint64_t>{2, 3, 4}));
+  EXPECT_EQ((*got)[1].detail, "again");
+  got = store_->ReadResults(2, 5, 2);  // at most two rounds from round 2
+  ASSERT_TRUE(got);
+  EXPECT_EQ(rounds(*got), (std::vector<std::uint64_t>{2, 3}));
+  EXPECT_TRUE(store_->ReadResults(6, 9, 10)->empty());
+  EXPECT_TRUE(store_->ReadResults(4, 2, 10)->empty());
+
+  // Appends after the first read are found; a line still without its newline is not, until it
+  // has one.
+  ASSERT_TRUE(AppendLineDurable(path, line(6, "later")));
+  {
+    std::ofstream partial(path, std::ios::app);
+    partial << line(7, "half");
+  }
+  got = store_->ReadResults(5, 9, 10);
+  ASSERT_TRUE(got);
+  EXPECT_EQ(rounds(*got), (std::vector<std::uint64_t>{5, 6}));
+  {
+    std::ofstream rest(path, std::ios::app);
+    rest << "\n";
+  }
+  got = store_->ReadResults(5, 9, 10);
+  ASSERT_TRUE(got);
+  EXPECT_EQ(rounds(*got), (std::vector<std::uint64_t>{5, 6, 7}));
+  EXPECT_EQ(got->back().detail, "half");
+
+  // Another file in its place is indexed again from its start, longer or shorter.
+  std::string longer;
+  for (std::uint64_t r = 1; r <= 9; ++r) longer += line(r, "replaced, and longer than before") + "\n";
+  ASSERT_TRUE(WriteFileAtomic(path, longer));
+  got = store_->ReadResults(1, 9, 10);
+  ASSERT_TRUE(got);
+  EXPECT_EQ(rounds(*got), (std::vector<std::uint64_t>{1, 2, 3, 4, 5, 6, 7, 8, 9}));
+  ASSERT_TRUE(WriteFileAtomic(path, line(1, "new") + "\n" + line(2, "new") + "\n"));
+  got = store_->ReadResults(1, 9, 10);
+  ASSERT_TRUE(got);
+  EXPECT_EQ(rounds(*got), (std::vector<std::uint64_t>{1, 2}));
+  EXPECT_EQ(got->front().detail, "new");
+
+  // No log at all: nothing, and no error.
+  std::filesystem::remove(path);
+  got = store_->ReadResults(1, 9, 10);
+  ASSERT_TRUE(got);
+  EXPECT_TRUE(got->empty());
+}
+
 }  // namespace
 }  // namespace cairn::aggregator
