@@ -302,7 +302,7 @@ void BM_ZmqLoopback(benchmark::State& state) {
 BENCHMARK(BM_ZmqLoopback)->Arg(256 << 10)->Arg(1 << 20)->Arg(4 << 20)->Unit(benchmark::kMillisecond)->UseRealTime();
 
 // A catch-up page (512 results) from a results.jsonl of state.range(0) results with eight
-// contributors each (~1.3 KB a line): the first read of a store indexes the whole file once
+// contributors each (~880 bytes a line): the first read of a store indexes the whole file once
 // (BM_CatchUpFirstPage); later pages read only their lines (BM_CatchUpPage).
 std::filesystem::path ResultsLog(std::size_t rounds) {
   auto dir = std::filesystem::temp_directory_path() / ("cairn-bench-results-" + std::to_string(rounds));
