@@ -83,6 +83,16 @@ Status CheckChainHead(const ChainState& chain, std::uint64_t head_round, const B
   return Ok();
 }
 
+std::vector<protocol::Message> KeepAfterCatchUp(std::vector<protocol::Message> arrived, std::uint64_t head_round) {
+  std::vector<protocol::Message> kept;
+  for (auto& m : arrived) {
+    if (auto* r = std::get_if<protocol::RoundResult>(&m); r && r->round < head_round) continue;
+    if (auto* o = std::get_if<protocol::RoundOffer>(&m); o && o->round <= head_round) continue;
+    kept.push_back(std::move(m));
+  }
+  return kept;
+}
+
 CatchUpWalk::CatchUpWalk(const ChainState& chain, const protocol::FederationConfig& fed,
                          const std::array<std::uint8_t, 32>& config_hash)
     : fed_(fed), config_hash_(config_hash), start_round_(chain.last_round), walked_(chain) {
@@ -434,7 +444,7 @@ Result<ParticipantClient::SessionEnd> ParticipantClient::RunSession(const std::a
     chain_ = walk.chain();
     CAIRN_RETURN_IF_ERROR(SaveChainState(cfg.state_dir, chain_));
     log::Info("chain_caught_up", {{"round", chain_.last_round}, {"count", chain_.last_round - from}, {"pages", pages}});
-    for (auto& m : later) s.deferred.push_back(std::move(m));
+    for (auto& m : KeepAfterCatchUp(std::move(later), chain_.last_round)) s.deferred.push_back(std::move(m));
   }
   if (options_.on_joined) options_.on_joined(welcome->head_round);
   s.session_id = welcome->session;

@@ -77,6 +77,11 @@ class CatchUpWalk {
   } before_;
 };
 
+// What arrived while a catch-up walk ran, less what the walk covered (it reached `head_round`):
+// results of earlier rounds (their successors are verified already; handled again they would
+// look like a rollback) and offers of rounds that have a result by now. The rest, in order.
+std::vector<protocol::Message> KeepAfterCatchUp(std::vector<protocol::Message> arrived, std::uint64_t head_round);
+
 struct ClientOptions {
   ParticipantConfig config;
   attestation::Policy policy;

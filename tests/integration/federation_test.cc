@@ -792,6 +792,29 @@ TEST(ChainHead, ACatchUpWalksPagesAndProvesThemOnlyAtTheHead) {
   EXPECT_NE(beyond.error().message().find("beyond the head"), std::string::npos) << beyond.error().message();
 }
 
+// Messages that arrive while a returning member walks its pages: what the walk covered is
+// dropped (an earlier result would look like a rollback once the walk reached a later head).
+TEST(ChainHead, MessagesThatArriveDuringAWalkAreKeptUnlessItCoveredThem) {
+  auto result = [](std::uint64_t round) {
+    protocol::RoundResult r;
+    r.round = round;
+    return protocol::Message(r);
+  };
+  auto offer = [](std::uint64_t round) {
+    protocol::RoundOffer o;
+    o.round = round;
+    return protocol::Message(o);
+  };
+  std::vector<protocol::Message> arrived = {offer(6), result(6), offer(7), result(7), offer(8),
+                                            protocol::Message(protocol::Ping{}), result(8)};
+  auto kept = participant::KeepAfterCatchUp(arrived, 7);  // the walk reached round 7
+  ASSERT_EQ(kept.size(), 4u);
+  EXPECT_EQ(std::get<protocol::RoundResult>(kept[0]).round, 7u);  // the head: "already verified"
+  EXPECT_EQ(std::get<protocol::RoundOffer>(kept[1]).round, 8u);
+  EXPECT_TRUE(std::holds_alternative<protocol::Ping>(kept[2]));
+  EXPECT_EQ(std::get<protocol::RoundResult>(kept[3]).round, 8u);
+}
+
 // chain.json keeps what the next result is checked against (ε never falls, nothing after a
 // final result) and what makes a goodbye after a reconnect the normal end; files written before
 // those fields existed still load.
