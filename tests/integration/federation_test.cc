@@ -441,6 +441,33 @@ TEST(Federation, ParticipantDetectsARollbackOfTheChain) {
 namespace cairn {
 namespace {
 
+// A participant state folder whose chain.json says it verified round 1 with hash `hash` (as a
+// member that was away since then).
+Status SeedChainAtRoundOne(testing::TestFederation& fed, const std::string& federation, int i, const Bytes& hash) {
+  participant::ChainState c;
+  c.federation_id = federation;
+  c.last_round = 1;
+  c.last_hash = hash;
+  return participant::SaveChainState(fed.dir() / ("state-p" + std::to_string(i)), c);
+}
+
+// Starts participant i and waits until the aggregator admitted it; sets `error` when it was not
+// admitted, or at another head than `head`.
+std::future<Status> RunUntilAdmitted(testing::TestFederation& fed, int i, participant::Workload& workload,
+                                     std::uint64_t head, std::string& error) {
+  auto joined = std::make_shared<std::promise<std::uint64_t>>();
+  auto options = fed.ClientOptions(i);
+  options.on_joined = [joined](std::uint64_t h) { joined->set_value(h); };
+  auto head_seen = joined->get_future();
+  auto run = fed.RunParticipant(i, workload, options);
+  if (head_seen.wait_for(std::chrono::seconds(60)) != std::future_status::ready) {
+    error = "p" + std::to_string(i) + " was not admitted";
+  } else if (head_seen.get() != head) {
+    error = "p" + std::to_string(i) + " was admitted at another head";
+  }
+  return run;
+}
+
 // A participant returning after missed rounds: the aggregator's Welcome carries the results it
 // missed (from results.jsonl), and the participant goes on only if they continue its own chain.
 // p1 and p2 run the federation; when p1 has verified round 3 (and before it uploads for round 4,
@@ -469,13 +496,6 @@ TEST(ChainHead, AReturningParticipantChecksTheResultsItMissed) {
   participant::SyntheticWorkload* w0 = workload();
   participant::SyntheticWorkload* w3 = workload();
   std::future<Status> forked_run, honest_run;
-  auto seed_chain = [&](int i, const Bytes& hash) {
-    participant::ChainState c;
-    c.federation_id = "catchup";
-    c.last_round = 1;
-    c.last_hash = hash;
-    return participant::SaveChainState(fed->dir() / ("state-p" + std::to_string(i)), c);
-  };
   auto opts = fed->ClientOptions(1);
   opts.on_result = [&](const protocol::RoundResult& r) {
     auto h = protocol::ResultHash(r);
@@ -494,22 +514,13 @@ TEST(ChainHead, AReturningParticipantChecksTheResultsItMissed) {
     forged_welcome = (*raw)->welcome();
     (void)(*raw)->Send(protocol::Goodbye{"test done"});
     (*raw)->Close();
-    if (auto st = seed_chain(0, Bytes(32, 0x5a)); !st) setup_error = st.error().ToString();
-    if (auto st = seed_chain(3, hashes[1]); !st) setup_error = st.error().ToString();
+    if (auto st = SeedChainAtRoundOne(*fed, "catchup", 0, Bytes(32, 0x5a)); !st) setup_error = st.error().ToString();
+    if (auto st = SeedChainAtRoundOne(*fed, "catchup", 3, hashes[1]); !st) setup_error = st.error().ToString();
     // Round 4 cannot finish while this callback holds p1: p0 is refused, and p3 is admitted
     // (and will receive round 4's result) before it returns.
     forked_run = fed->RunParticipant(0, *w0);
     if (forked_run.wait_for(std::chrono::seconds(60)) != std::future_status::ready) setup_error = "p0 did not end";
-    auto joined = std::make_shared<std::promise<std::uint64_t>>();
-    auto o3 = fed->ClientOptions(3);
-    o3.on_joined = [joined](std::uint64_t head) { joined->set_value(head); };
-    auto head_seen = joined->get_future();
-    honest_run = fed->RunParticipant(3, *w3, o3);
-    if (head_seen.wait_for(std::chrono::seconds(60)) != std::future_status::ready) {
-      setup_error = "p3 was not admitted";
-    } else if (head_seen.get() != 3) {
-      setup_error = "p3 was admitted at another head";
-    }
+    honest_run = RunUntilAdmitted(*fed, 3, *w3, 3, setup_error);
   };
   std::vector<std::future<Status>> runs;
   runs.push_back(fed->RunParticipant(1, *workload(), opts));
@@ -575,22 +586,9 @@ TEST(ChainHead, AMemberAwayForSeveralPagesWalksThemAndRejoins) {
     std::lock_guard lock(mu);
     hashes[r.round] = Bytes(h.begin(), h.end());
     if (r.round != 7) return;
-    participant::ChainState c;
-    c.federation_id = "catchpages";
-    c.last_round = 1;
-    c.last_hash = hashes[1];
-    if (auto st = participant::SaveChainState(fed->dir() / "state-p2", c); !st) setup_error = st.error().ToString();
+    if (auto st = SeedChainAtRoundOne(*fed, "catchpages", 2, hashes[1]); !st) setup_error = st.error().ToString();
     // Round 8 cannot finish while this callback holds p0: p2 is admitted at head 7.
-    auto joined = std::make_shared<std::promise<std::uint64_t>>();
-    auto o2 = fed->ClientOptions(2);
-    o2.on_joined = [joined](std::uint64_t head) { joined->set_value(head); };
-    auto head_seen = joined->get_future();
-    returning_run = fed->RunParticipant(2, *w2, o2);
-    if (head_seen.wait_for(std::chrono::seconds(60)) != std::future_status::ready) {
-      setup_error = "p2 was not admitted";
-    } else if (head_seen.get() != 7) {
-      setup_error = "p2 was admitted at another head";
-    }
+    returning_run = RunUntilAdmitted(*fed, 2, *w2, 7, setup_error);
   };
   std::vector<std::future<Status>> runs;
   runs.push_back(fed->RunParticipant(0, *workload(), opts));
