@@ -385,6 +385,35 @@ curve_key = "0000000000000000000000000000000000000000000000000000000000000000"
 id = "b"
 curve_key = "1111111111111111111111111111111111111111111111111111111111111111"
 )");
+  Write(kF, "dp_hidden_cohort.toml", R"([federation]
+id = "hidden"
+rounds = 5
+min_participants = 2
+
+[model]
+kind = "logreg"
+inputs = 4
+classes = 2
+
+[privacy]
+enabled = true
+noise_multiplier = 1.1
+clip_norm = 1.0
+epsilon_budget = 8.0
+delta = 1e-5
+sampling = "poisson"
+sampling_rate = 0.5
+hide_cohort = true
+adaptive_clipping = true
+
+[[participants]]
+id = "a"
+curve_key = "0000000000000000000000000000000000000000000000000000000000000000"
+
+[[participants]]
+id = "b"
+curve_key = "1111111111111111111111111111111111111111111111111111111111111111"
+)");
   Write(kF, "torchscript.toml", R"([federation]
 id = "ts"
 min_participants = 1
