@@ -384,14 +384,19 @@ class ComposedStrategy final : public Strategy {
 
     // Applying the rule's output must keep the model and the state finite (float32 overflow),
     // and a round that would not must fail before touching either. Every rule's output
-    // coordinate is a mean or a median of some clipped updates' values at that coordinate, so
-    // its magnitude is at most the largest clipped update's largest value, itself at most that
-    // update's L2 norm. Twice that (for rounding in the rule and in the norm) bounds Δ; when the
-    // optimizer can take any Δ within it, the rule runs once. Otherwise it runs twice: a dry run
-    // that checks each block of the real output, then the real one. The rules are
-    // deterministic, so both see the same blocks; this costs a second pass instead of a P-sized
-    // buffer.
-    const bool needs_dry_run = !optimizer_->FitsForAnyDeltaWithin(global, 2.0 * largest_norm);
+    // coordinate is a mean or a median of some clipped updates' values at that coordinate (the
+    // trimmed mean always keeps one value: TrimCount), so its magnitude is at most the largest
+    // clipped update's largest value, itself at most that update's L2 norm. Twice that bounds Δ
+    // up to rounding in the rule and in the norm; rounding near subnormal values can exceed the
+    // factor 2 for |Δ| of about 1 or less, which the optimizer check's FLT_MAX / 2 threshold
+    // absorbs. When the optimizer can take any Δ within the bound, the rule runs once. Otherwise
+    // (or when the weighted sum itself could overflow a double: weights are the caller's) it runs
+    // twice: a dry run that checks each block of the real output, then the real one. The rules
+    // are deterministic, so both see the same blocks; this costs a second pass instead of a
+    // P-sized buffer.
+    const bool weights_fit = std::isfinite(total_weight) &&
+                             total_weight * largest_norm < std::numeric_limits<double>::max() / 4;
+    const bool needs_dry_run = !weights_fit || !optimizer_->FitsForAnyDeltaWithin(global, 2.0 * largest_norm);
     std::optional<std::size_t> overflow;
     const BlockSink check = [&](std::size_t offset, std::span<const double> block) {
       if (overflow) return;
@@ -588,8 +593,12 @@ class ComposedStrategy final : public Strategy {
   }
 
   // ⌊β·n⌋ values dropped per side; the small slack keeps e.g. 0.29·100 from flooring to 28.
+  // ⌊β·n⌋ per side, but always leaving at least one value: β < 0.5 keeps one in exact arithmetic,
+  // and the 1e-9 (which makes β = 0.25 with n = 4 cut exactly one) must not cut n/2 per side of
+  // an even n for a β just below 0.5 (the mean of nothing would be 0/0).
   std::size_t TrimCount(std::size_t n) const {
-    return static_cast<std::size_t>(std::floor(rule_.trim_beta * static_cast<double>(n) + 1e-9));
+    const auto cut = static_cast<std::size_t>(std::floor(rule_.trim_beta * static_cast<double>(n) + 1e-9));
+    return n == 0 ? 0 : std::min(cut, (n - 1) / 2);
   }
 
   static std::string FormatParams(const std::vector<std::pair<std::string, double>>& params) {

@@ -232,6 +232,34 @@ TEST(StrategyHand, TrimmedMean) {
   Vec y = {0};
   ASSERT_TRUE(RoundFromValues(*none, y, {{10}, {1}, {2}, {3}, {-50}}, {1, 1, 1, 1, 1}));
   EXPECT_FLOAT_EQ(y[0], -6.8f);
+  // A β just below 0.5 with an even n: ⌊β·n + 1e-9⌋ would cut n/2 per side and average nothing
+  // (0/0). At most (n − 1)/2 is cut: with n = 4, the mean of the middle two.
+  auto almost_half = Make("trimmed-mean", {{"beta", 0.4999999999}}, 1);
+  Vec z = {0};
+  ASSERT_TRUE(RoundFromValues(*almost_half, z, {{10}, {1}, {2}, {-50}}, {1, 1, 1, 1}));
+  EXPECT_FLOAT_EQ(z[0], 1.5f);
+  Vec w = {0};
+  ASSERT_TRUE(RoundFromValues(*almost_half, w, {{7}, {-3}}, {1, 1}));
+  EXPECT_FLOAT_EQ(w[0], 2.0f);
+}
+
+// ApplyRobust's weights are the caller's: a weighted sum that overflows a double is caught by the
+// exact check, not waved through by the bound (which assumes the sum stays finite).
+TEST(StrategyHand, WeightsThatOverflowTheSumAreRefused) {
+  for (const char* name : {"fedavg", "fedadam"}) {
+    auto s = Make(name, {}, 2);
+    Vec x = {0.5f, 0.5f};
+    const Vec before = x;
+    Vec d = {2, 2};
+    std::vector<std::span<const float>> one = {d};
+    auto st = s->ApplyRobust(x, one, std::vector<double>{1.7e308});
+    ASSERT_FALSE(st) << name;
+    EXPECT_EQ(st.error().code(), ErrorCode::kOutOfRange) << name;
+    EXPECT_EQ(x, before) << name;
+    std::vector<std::span<const float>> two = {d, d};
+    EXPECT_FALSE(s->ApplyRobust(x, two, std::vector<double>{1e308, 1e308})) << name;
+    EXPECT_EQ(x, before) << name;
+  }
 }
 
 // Constant 4-vectors 0, 1, 3, 4.5, 100; f = 1, n = 5 → k = n − f − 2 = 2 neighbours.
