@@ -194,7 +194,7 @@ Result<SecretBytes> SecretBytes::CopyFrom(ByteSpan data) {
 
 Result<SecretBytes> SecretBytes::Clone() const { return CopyFrom(span()); }
 
-Result<SecretBytes> ReadSecretFile(const std::filesystem::path& path, std::size_t max_bytes) {
+Result<SecretBytes> ReadSecretFile(const std::filesystem::path& path, std::size_t max_bytes, bool owner_only) {
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) {
     const int err = errno;
@@ -202,9 +202,13 @@ Result<SecretBytes> ReadSecretFile(const std::filesystem::path& path, std::size_
     return Fail(ErrorCode::kIo, "cannot open " + path.string() + ": " + std::strerror(err));
   }
   struct stat st {};
-  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+  if (::fstat(fd, &st) != 0 || S_ISDIR(st.st_mode)) {
     ::close(fd);
-    return Fail(ErrorCode::kInvalidArgument, path.string() + " is not a file");
+    return Fail(ErrorCode::kInvalidArgument, path.string() + " is a folder, not a file");
+  }
+  if (owner_only && (st.st_mode & 077) != 0) {
+    ::close(fd);
+    return Fail(ErrorCode::kPermissionDenied, path.string() + " is readable by other users: chmod 600 it");
   }
   // One byte more than allowed, so that a larger file (or one growing while read) shows.
   auto buffer = SecretBytes::Allocate(max_bytes + 1);

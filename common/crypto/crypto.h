@@ -61,7 +61,10 @@ class SecretBytes {
 // A key file's bytes, read straight into guarded memory: no copy of them is left in ordinary heap
 // or stack memory (a std::string or a stream buffer would be freed unwiped). kNotFound when the
 // file does not exist; a folder, or a file above max_bytes, is refused with a message naming it.
-Result<SecretBytes> ReadSecretFile(const std::filesystem::path& path, std::size_t max_bytes);
+// `owner_only`: refuse (kPermissionDenied) a file whose mode grants group or other users any
+// access, checked on the descriptor that is read (no window for a swap between check and read).
+Result<SecretBytes> ReadSecretFile(const std::filesystem::path& path, std::size_t max_bytes,
+                                   bool owner_only = false);
 
 // Constant-time equality (sodium_memcmp); false when the sizes differ.
 bool ConstantTimeEqual(ByteSpan a, ByteSpan b);

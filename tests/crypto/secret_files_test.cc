@@ -5,6 +5,7 @@
 #include <malloc.h>
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstdlib>
 #include <cstring>
@@ -27,8 +28,27 @@ std::size_t pattern_sizes[kMaxPatterns];
 std::atomic<std::size_t> pattern_count{0};
 std::atomic<bool> armed{false};
 std::atomic<int> hits{0};
+// Capture mode, for a secret not known before the call (key generation): freed blocks are copied
+// here (up to its size), to be searched once the secret is known.
+constexpr std::size_t kArenaBytes = 8u << 20;
+unsigned char arena[kArenaBytes];
+std::atomic<std::size_t> arena_used{0};
+std::atomic<bool> capturing{false};
+
+void Capture(const void* p, std::size_t n) {
+  if (p == nullptr || !capturing.load(std::memory_order_relaxed)) return;
+  const std::size_t at = arena_used.load();
+  const std::size_t take = std::min(n, kArenaBytes - at);
+  std::memcpy(arena + at, p, take);
+  arena_used.store(at + take);
+}
+bool CapturedHolds(std::string_view text) {
+  const std::string_view all(reinterpret_cast<const char*>(arena), arena_used.load());
+  return all.find(text) != std::string_view::npos;
+}
 
 void Scan(const void* p, std::size_t n) {
+  Capture(p, n);
   if (p == nullptr || !armed.load(std::memory_order_relaxed)) return;
   const auto* b = static_cast<const unsigned char*>(p);
   for (std::size_t k = 0; k < pattern_count.load(); ++k) {
@@ -116,7 +136,12 @@ TEST(SecretFiles, ReadSecretFileReadsTheBytesIntoGuardedMemoryAndNamesProblems) 
   EXPECT_EQ(missing.error().code(), ErrorCode::kNotFound);
   auto folder = crypto::ReadSecretFile(dir, 64);
   ASSERT_FALSE(folder);
-  EXPECT_NE(folder.error().message().find("not a file"), std::string::npos) << folder.error().message();
+  EXPECT_NE(folder.error().message().find("is a folder, not a file"), std::string::npos) << folder.error().message();
+  ::chmod((dir / "k").c_str(), 0640);
+  EXPECT_TRUE(crypto::ReadSecretFile(dir / "k", 64));
+  auto shared = crypto::ReadSecretFile(dir / "k", 64, /*owner_only=*/true);
+  ASSERT_FALSE(shared);
+  EXPECT_EQ(shared.error().code(), ErrorCode::kPermissionDenied);
   WriteFile(dir / "empty", "");
   auto empty = crypto::ReadSecretFile(dir / "empty", 64);
   ASSERT_TRUE(empty) << empty.error().ToString();
@@ -127,10 +152,16 @@ TEST(SecretFiles, ReadSecretFileReadsTheBytesIntoGuardedMemoryAndNamesProblems) 
 TEST(SecretFiles, AParticipantKeyFileLeavesNoSecretInFreedMemory) {
   ASSERT_TRUE(crypto::Init());
   auto dir = TempDir("curve");
-  ASSERT_TRUE(participant::GenerateKeyFile(dir / "p.key"));
+  freed::arena_used = 0;
+  freed::capturing = true;
+  auto generated = participant::GenerateKeyFile(dir / "p.key");
+  freed::capturing = false;
+  ASSERT_TRUE(generated) << generated.error().ToString();
   const std::string text = FileText(dir / "p.key");
   const std::string secret_z85 = text.substr(text.find("secret ") + 7, 40);
   ASSERT_EQ(secret_z85.size(), 40u);
+  ASSERT_LT(freed::arena_used.load(), freed::kArenaBytes);  // every freed block was kept whole
+  EXPECT_FALSE(freed::CapturedHolds(secret_z85)) << "key generation freed a block holding the secret";
   {
     freed::Armed armed;
     freed::Watch(secret_z85);
@@ -143,12 +174,37 @@ TEST(SecretFiles, AParticipantKeyFileLeavesNoSecretInFreedMemory) {
     EXPECT_EQ(again->public_key, kp->public_key);
   }
   EXPECT_EQ(freed::hits.load(), 0) << "freed heap blocks held the secret key";
-  // The checks still name what is wrong.
-  WriteFile(dir / "bad.key", "cairn-curve-key v1\npublic " + text.substr(text.find("public ") + 7, 40) +
-                                 "\nsecret " + std::string(40, '0') + "\n");
-  auto mismatch = participant::LoadKeyFile(dir / "bad.key");
-  ASSERT_FALSE(mismatch);
-  EXPECT_NE(mismatch.error().message().find("does not match the secret key"), std::string::npos) << mismatch.error().message();
+  // The checks still name what is wrong, and their error paths leave nothing either: a public key
+  // that does not match, a bad public key with a good secret, a file others can read.
+  const std::string public_z85 = text.substr(text.find("public ") + 7, 40);
+  WriteFile(dir / "bad.key", "cairn-curve-key v1\npublic " + public_z85 + "\nsecret " + std::string(40, '0') + "\n");
+  WriteFile(dir / "badpub.key", "cairn-curve-key v1\npublic " + std::string(40, '~') + "\nsecret " + secret_z85 + "\n");
+  WriteFile(dir / "open.key", text);
+  ::chmod((dir / "open.key").c_str(), 0644);
+  {
+    freed::Armed armed;
+    freed::Watch(secret_z85);
+    auto mismatch = participant::LoadKeyFile(dir / "bad.key");
+    ASSERT_FALSE(mismatch);
+    EXPECT_NE(mismatch.error().message().find("does not match the secret key"), std::string::npos)
+        << mismatch.error().message();
+    auto bad_public = participant::LoadKeyFile(dir / "badpub.key");
+    ASSERT_FALSE(bad_public);
+    EXPECT_NE(bad_public.error().message().find("is not a cairn-curve-key v1 file"), std::string::npos);
+    auto readable = participant::LoadKeyFile(dir / "open.key");
+    ASSERT_FALSE(readable);
+    EXPECT_EQ(readable.error().code(), ErrorCode::kPermissionDenied);
+    EXPECT_NE(readable.error().message().find("is readable by other users: chmod 600 it"), std::string::npos)
+        << readable.error().message();
+  }
+  EXPECT_EQ(freed::hits.load(), 0) << "an error path freed a block holding the secret key";
+  auto missing = participant::LoadKeyFile(dir / "none.key");
+  ASSERT_FALSE(missing);
+  EXPECT_NE(missing.error().message().find("create it with 'cairn-participant keygen"), std::string::npos)
+      << missing.error().message();
+  // Whitespace as the stream reader took it: vertical tabs and form feeds separate tokens too.
+  WriteFile(dir / "spaces.key", "cairn-curve-key v1\npublic\v" + public_z85 + "\fsecret " + secret_z85 + "\n");
+  EXPECT_TRUE(participant::LoadKeyFile(dir / "spaces.key"));
   WriteFile(dir / "junk.key", "cairn-curve-key v2\n");
   auto junk = participant::LoadKeyFile(dir / "junk.key");
   ASSERT_FALSE(junk);
