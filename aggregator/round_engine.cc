@@ -297,6 +297,15 @@ void RoundEngine::OnHello(const std::string& participant, const protocol::Hello&
   }
   // A new connection replaces the old one: drop its session and any upload in flight.
   ParticipantState& p = it->second;
+  // A Hello that needs a catch-up page takes it from the same allowance as CatchUpRequest (so
+  // reconnecting does not bypass the pacing); when it is spent the Hello is refused as busy
+  // before anything changes, and the participant comes back later.
+  if (hello.last_round > 0 && hello.last_round < state_.head_round) {
+    if (std::string wait; !TakeCatchUpPage(p, wait)) {
+      RejectTo(participant, 0, {RejectCode::kBusy, wait});
+      return;
+    }
+  }
   if (p.connected) {
     sessions_.erase(p.session);
     ReleaseUpload(participant);
@@ -407,8 +416,7 @@ std::vector<protocol::RoundResult> RoundEngine::CatchUpPage(const std::string& p
   return page;
 }
 
-void RoundEngine::OnCatchUpRequest(const std::string& participant, const protocol::CatchUpRequest& request) {
-  ParticipantState& p = participants_[participant];
+bool RoundEngine::TakeCatchUpPage(ParticipantState& p, std::string& detail) {
   const auto now = clock_.Now();
   const double refill = !p.catch_up_refilled ? kCatchUpBurst
                                              : std::chrono::duration<double>(now - *p.catch_up_refilled) /
@@ -418,10 +426,19 @@ void RoundEngine::OnCatchUpRequest(const std::string& participant, const protoco
   if (p.catch_up_tokens < 1) {
     // Each page reads results.jsonl: an admitted member may not keep the loop reading it.
     const auto wait_ms = static_cast<long long>(std::ceil((1 - p.catch_up_tokens) * static_cast<double>(kCatchUpRefill.count())));
-    RejectTo(participant, 0, {RejectCode::kBusy, "too many catch-up requests: retry in " + std::to_string(wait_ms) + " ms"});
-    return;
+    detail = "too many catch-up requests: retry in " + std::to_string(wait_ms) + " ms";
+    return false;
   }
   p.catch_up_tokens -= 1;
+  ++counters_.catch_up_pages;
+  return true;
+}
+
+void RoundEngine::OnCatchUpRequest(const std::string& participant, const protocol::CatchUpRequest& request) {
+  if (std::string wait; !TakeCatchUpPage(participants_[participant], wait)) {
+    RejectTo(participant, 0, {RejectCode::kBusy, wait});
+    return;
+  }
   protocol::CatchUp reply;
   reply.head_round = state_.head_round;
   reply.head_hash = state_.head_hash;
@@ -679,6 +696,7 @@ void RoundEngine::OnCommit(const std::string& participant, const protocol::Commi
     if (round_->sum.empty()) round_->sum.assign(delta.size(), 0.0);
     // The strategy's norm bound scales the update in the fold (robust rules clip it themselves).
     strategy::AccumulateWeighted(round_->sum, delta, weight * strategy::ClipScale(norm, strategy_->norm_bound()));
+    ++counters_.updates_folded;
     ReturnStaging(up.TakeStaging());  // wiped on return
   }
   RecordCommit(participant, commit, weight);

@@ -154,6 +154,10 @@ class RoundEngine {
     // Self-reported metrics left out of a signed result (a commit's train_loss that is not a
     // finite number within ±kMaxSelfReportedMetric, or any non-finite value about to be signed).
     std::uint64_t metrics_dropped = 0;
+    // Catch-up pages served (a Welcome's catch-up or a CatchUp) and updates folded into the sum
+    // (with a hidden cohort, sampled or not: the same work for every commit).
+    std::uint64_t catch_up_pages = 0;
+    std::uint64_t updates_folded = 0;
   };
   // Bound on a self-reported metric (train_loss) that is folded into a signed result: the
   // example-weighted sum stays finite (|value| · 2^40 examples · the roster).
@@ -214,6 +218,9 @@ class RoundEngine {
   void OnEvalReport(const std::string& participant, const protocol::EvalReport& report);
   void OnFeatureStats(const std::string& participant, const protocol::FeatureStats& stats);
   void OnCatchUpRequest(const std::string& participant, const protocol::CatchUpRequest& request);
+  // Takes one page from the member's catch-up allowance; false (with the wait in `detail`) when
+  // it is spent.
+  bool TakeCatchUpPage(ParticipantState& p, std::string& detail);
   // The stored results after `after_round` up to the head, as many as fit one page (at most
   // catch_up_page, within the control message limit, each one the participant's decoder takes).
   std::vector<protocol::RoundResult> CatchUpPage(const std::string& participant, std::uint64_t after_round);

@@ -290,12 +290,20 @@ std::optional<std::uint64_t> RoundOfLine(std::string_view line) {
 }  // namespace
 
 Status StateStore::IndexResults(int fd, std::uint64_t size, std::uint64_t device, std::uint64_t inode) {
-  if (size < results_indexed_ || device != results_device_ || inode != results_inode_) {
-    // Another file in its place, or this one truncated: start over.
+  bool start_over = size < results_indexed_ || device != results_device_ || inode != results_inode_;
+  if (!start_over && results_indexed_ > 0) {
+    // The same file, but rewritten in place? Its last indexed line must still be there.
+    std::string last(last_indexed_line_.length, '\0');
+    const ssize_t n = ::pread(fd, last.data(), last.size(), static_cast<off_t>(last_indexed_line_.offset));
+    start_over = n != static_cast<ssize_t>(last.size()) || crypto::Sha256(AsBytes(last)) != last_indexed_digest_;
+  }
+  if (start_over) {
     result_lines_.clear();
+    earlier_result_lines_.clear();
     results_indexed_ = 0;
     results_device_ = device;
     results_inode_ = inode;
+    last_indexed_line_ = {};
   }
   std::vector<char> block(1u << 20);
   std::string line;            // the line being assembled across blocks
@@ -311,10 +319,17 @@ Status StateStore::IndexResults(int fd, std::uint64_t size, std::uint64_t device
     std::size_t from = 0;
     for (std::size_t i = 0; i < static_cast<std::size_t>(n); ++i) {
       if (block[i] != '\n') continue;
-      if (!oversized) {
+      if (!oversized && line.size() + (i - from) <= kMaxResultLineBytes) {
         line.append(block.data() + from, i - from);
         if (auto round = RoundOfLine(line)) {
-          result_lines_[*round] = {line_start, static_cast<std::uint32_t>(line.size())};
+          const LineSpan span{line_start, static_cast<std::uint32_t>(line.size())};
+          auto [it, inserted] = result_lines_.try_emplace(*round, span);
+          if (!inserted) {
+            earlier_result_lines_.emplace(*round, it->second);
+            it->second = span;
+          }
+          last_indexed_line_ = span;
+          last_indexed_digest_ = crypto::Sha256(AsBytes(line));
         }
       }
       line.clear();
@@ -357,14 +372,22 @@ Result<std::vector<protocol::RoundResult>> StateStore::ReadResults(std::uint64_t
     return Fail(s.error());
   }
   std::string line;
+  auto read_at = [&](std::uint64_t round, const LineSpan& span) -> std::optional<protocol::RoundResult> {
+    line.resize(span.length);
+    const ssize_t n = ::pread(fd, line.data(), line.size(), static_cast<off_t>(span.offset));
+    if (n != static_cast<ssize_t>(line.size())) return std::nullopt;  // the file changed under us
+    auto r = protocol::ResultFromJson(line);
+    if (!r || r->round != round) return std::nullopt;
+    return std::move(*r);
+  };
   for (auto it = result_lines_.lower_bound(from); it != result_lines_.end() && it->first <= to; ++it) {
     if (it->first - from >= max) break;
-    line.resize(it->second.length);
-    const ssize_t n = ::pread(fd, line.data(), line.size(), static_cast<off_t>(it->second.offset));
-    if (n != static_cast<ssize_t>(line.size())) continue;  // the file changed under us: skipped
-    auto r = protocol::ResultFromJson(line);
-    if (!r || r->round != it->first) continue;
-    out.push_back(std::move(*r));
+    auto r = read_at(it->first, it->second);
+    // The last line of a round does not parse (a torn repeat, say): the latest earlier one that
+    // does counts, as when the whole log was parsed.
+    auto [first, last] = earlier_result_lines_.equal_range(it->first);
+    while (!r && last != first) r = read_at(it->first, (--last)->second);
+    if (r) out.push_back(std::move(*r));
   }
   ::close(fd);
   return out;

@@ -58,7 +58,8 @@ class StateStore {
   // The first call indexes the file (round → line offset) in one streaming pass; later calls
   // index only what was appended since and read just the lines they return, so a page costs the
   // same at round 10 and at round 100,000, and memory holds the index, not the file. Another file
-  // in its place (another inode, or a shorter one) is indexed again from the start.
+  // in its place (another inode, a shorter file, or one whose last indexed line changed) is
+  // indexed again from the start.
   Result<std::vector<protocol::RoundResult>> ReadResults(std::uint64_t from, std::uint64_t to, std::size_t max);
 
   const std::filesystem::path& dir() const { return dir_; }
@@ -84,9 +85,15 @@ class StateStore {
   };
   Status IndexResults(int fd, std::uint64_t size, std::uint64_t device, std::uint64_t inode);
   std::map<std::uint64_t, LineSpan> result_lines_;
+  // Earlier lines of rounds logged more than once: read when the last one does not parse.
+  std::multimap<std::uint64_t, LineSpan> earlier_result_lines_;
   std::uint64_t results_indexed_ = 0;  // bytes of the file indexed (up to the last newline)
   std::uint64_t results_device_ = 0;   // which file that was
   std::uint64_t results_inode_ = 0;
+  // The last indexed line and its SHA-256: a file rewritten in place (same inode, not shorter)
+  // no longer holds it there, and is indexed again.
+  LineSpan last_indexed_line_;
+  crypto::Sha256Digest last_indexed_digest_{};
 };
 
 // Serialization of EngineState (inside the sealed checkpoint). Versioned; Decode validates.

@@ -108,11 +108,13 @@ std::string CatchUpWalk::Which() const {
 
 Result<bool> CatchUpWalk::Add(const std::vector<protocol::RoundResult>& page, std::uint64_t head_round,
                               const Bytes& head_hash) {
-  if (head_round < before_.round) {
+  if (head_round < std::max(before_.round, highest_head_)) {
     return Fail(ErrorCode::kAborted, "forked history: " + Which() + ": the aggregator now announces round " +
                                          std::to_string(head_round) + " as its head, behind round " +
-                                         std::to_string(before_.round) + " it already sent; refusing to go on");
+                                         std::to_string(std::max(before_.round, highest_head_)) +
+                                         " it already announced or sent; refusing to go on");
   }
+  highest_head_ = head_round;
   if (head_round > before_.round && page.empty()) {
     return Fail(ErrorCode::kAborted,
                 "cannot check " + Which() + ": it sent none of the " + std::to_string(head_round - before_.round) +
@@ -373,6 +375,11 @@ Result<ParticipantClient::SessionEnd> ParticipantClient::RunSession(const std::a
     if (auto* w = std::get_if<protocol::Welcome>(&**m)) {
       welcome = *w;
     } else if (auto* r = std::get_if<protocol::Rejected>(&**m)) {
+      if (r->code == protocol::RejectCode::kBusy) {
+        // The aggregator paces catch-up pages and this Hello needed one: come back later.
+        log::Warn("rejected", {{"code", protocol::RejectCodeName(r->code)}, {"reason", r->detail}});
+        return SessionEnd::kReconnect;
+      }
       if (r->code == protocol::RejectCode::kRollback) {
         return Fail(ErrorCode::kAborted, "rollback detected: " + r->detail +
                                              " (an old checkpoint may have been replayed to reset the privacy ledger); refusing to go on");
@@ -397,6 +404,7 @@ Result<ParticipantClient::SessionEnd> ParticipantClient::RunSession(const std::a
     // else arrives meanwhile (an offer, a result) is handled after the walk.
     std::vector<protocol::Message> later;
     std::uint64_t pages = 1;
+    std::uint64_t busy = 0;
     while (done && !*done) {
       CAIRN_RETURN_IF_ERROR(s.Send(protocol::CatchUpRequest{walk.position()}));
       std::optional<protocol::CatchUp> page;
@@ -404,9 +412,10 @@ Result<ParticipantClient::SessionEnd> ParticipantClient::RunSession(const std::a
       while (!page) {
         auto left = std::chrono::duration_cast<Ms>(page_deadline - std::chrono::steady_clock::now());
         if (left.count() <= 0) {
-          return Fail(ErrorCode::kAborted, "cannot check the aggregator's history after round " + std::to_string(from) +
-                                               ": no answer to the request for the results after round " +
-                                               std::to_string(walk.position()) + "; refusing to go on");
+          // A busy aggregator (a long finalization) is no reason to give up: nothing was
+          // accepted yet, so a new session walks again from the verified chain.
+          log::Warn("catch_up_timeout", {{"round", walk.position()}});
+          return SessionEnd::kReconnect;
         }
         auto m = s.Receive(left);
         if (!m) {
@@ -417,10 +426,22 @@ Result<ParticipantClient::SessionEnd> ParticipantClient::RunSession(const std::a
         if (auto* c = std::get_if<protocol::CatchUp>(&**m)) {
           page = std::move(*c);
         } else if (auto* r = std::get_if<protocol::Rejected>(&**m); r && r->code == protocol::RejectCode::kBusy) {
-          // The aggregator paces catch-up pages (each reads its results log): wait, then ask again.
-          auto pause = s.Receive(Ms(300));
-          if (pause && *pause) later.push_back(std::move(**pause));
+          // The aggregator paces catch-up pages (each reads its results log): wait a refill
+          // (250 ms; 300 to be sure), keeping what arrives meanwhile, then ask again.
+          ++busy;
+          const auto resume = std::chrono::steady_clock::now() + Ms(300);
+          for (auto now = std::chrono::steady_clock::now(); now < resume; now = std::chrono::steady_clock::now()) {
+            auto pause = s.Receive(std::chrono::duration_cast<Ms>(resume - now));
+            if (!pause && pause.error().code() == ErrorCode::kUnavailable) return SessionEnd::kReconnect;
+            if (!pause) return Fail(pause.error());
+            if (*pause) later.push_back(std::move(**pause));
+          }
+          page_deadline = std::chrono::steady_clock::now() + request_timeout * 2;
           CAIRN_RETURN_IF_ERROR(s.Send(protocol::CatchUpRequest{walk.position()}));
+        } else if (auto* bye = std::get_if<protocol::Goodbye>(&**m)) {
+          return Fail(ErrorCode::kAborted, "the aggregator ended the federation (" + bye->reason +
+                                               ") while this participant checked the results it missed; its "
+                                               "verified chain stays at round " + std::to_string(from));
         } else if (auto* e = std::get_if<protocol::ErrorReply>(&**m)) {
           return Fail(ErrorCode::kFailedPrecondition, "the aggregator answered the catch-up request: " + e->message);
         } else if (auto* refused = std::get_if<protocol::Rejected>(&**m)) {
@@ -444,6 +465,7 @@ Result<ParticipantClient::SessionEnd> ParticipantClient::RunSession(const std::a
     chain_ = walk.chain();
     CAIRN_RETURN_IF_ERROR(SaveChainState(cfg.state_dir, chain_));
     log::Info("chain_caught_up", {{"round", chain_.last_round}, {"count", chain_.last_round - from}, {"pages", pages}});
+    if (options_.on_caught_up) options_.on_caught_up(pages, busy);
     for (auto& m : KeepAfterCatchUp(std::move(later), chain_.last_round)) s.deferred.push_back(std::move(m));
   }
   if (options_.on_joined) options_.on_joined(welcome->head_round);

@@ -69,6 +69,7 @@ class CatchUpWalk {
   const protocol::FederationConfig& fed_;
   std::array<std::uint8_t, 32> config_hash_;
   std::uint64_t start_round_;
+  std::uint64_t highest_head_ = 0;  // the latest head announced during the walk: it never goes back
   ChainState walked_;  // the chain as far as the walk went (proven once Add returned true)
   struct {
     std::uint64_t round = 0;
@@ -95,6 +96,9 @@ struct ClientOptions {
   // Test hook: invoked once the aggregator has admitted this participant (after the Welcome and
   // the check of any results it missed), with the aggregator's head round.
   std::function<void(std::uint64_t head_round)> on_joined;
+  // Tests: after a returning participant's catch-up walk reached the head, with the pages it took
+  // and how many requests the aggregator refused as busy on the way.
+  std::function<void(std::uint64_t pages, std::uint64_t busy)> on_caught_up;
 };
 
 struct ClientSummary {

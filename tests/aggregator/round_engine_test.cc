@@ -473,15 +473,29 @@ TEST_F(RoundEngineTest, CatchUpPagesArePacedPerMember) {
   ASSERT_FALSE(rejected.empty());
   EXPECT_EQ(rejected.back().code, protocol::RejectCode::kBusy);
   EXPECT_NE(rejected.back().detail.find("retry in 250 ms"), std::string::npos) << rejected.back().detail;
-  // Coming back (a new Hello) does not refill it.
+  // Coming back (a new Hello) does not refill it, and a Hello that needs a page of its own takes
+  // it from the same allowance: refused as busy, before anything changes.
   Join("p0");
   engine_->OnMessage("p0", protocol::CatchUpRequest{3});
   EXPECT_EQ(outbox_.To<protocol::CatchUp>("p0").size(), 16u);
   EXPECT_EQ(outbox_.To<protocol::Rejected>("p0").back().code, protocol::RejectCode::kBusy);
+  const std::size_t welcomes = outbox_.To<protocol::Welcome>("p0").size();
+  protocol::Hello behind;
+  behind.config_hash = config_hash_;
+  behind.last_round = 1;
+  behind.last_result_hash = Bytes(32, 0);
+  engine_->OnHello("p0", behind);
+  EXPECT_EQ(outbox_.To<protocol::Welcome>("p0").size(), welcomes);
+  EXPECT_EQ(outbox_.To<protocol::Rejected>("p0").back().code, protocol::RejectCode::kBusy);
+  EXPECT_EQ(engine_->counters().catch_up_pages, 16u);
   // Another member has its own allowance, and time refills this one's.
   Join("p1");
   engine_->OnMessage("p1", protocol::CatchUpRequest{3});
   EXPECT_EQ(outbox_.To<protocol::CatchUp>("p1").size(), 1u);
+  clock_.Advance(std::chrono::milliseconds(250));
+  engine_->OnHello("p0", behind);  // one page refilled: the Hello gets it
+  ASSERT_EQ(outbox_.To<protocol::Welcome>("p0").size(), welcomes + 1);
+  EXPECT_EQ(outbox_.To<protocol::Welcome>("p0").back().catch_up.size(), 2u);
   clock_.Advance(std::chrono::milliseconds(250));
   engine_->OnMessage("p0", protocol::CatchUpRequest{3});
   pages = outbox_.To<protocol::CatchUp>("p0");

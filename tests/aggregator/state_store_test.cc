@@ -221,6 +221,30 @@ TEST_F(StateStoreTest, ReadResultsIndexesTheLogAndFollowsItsAppends) {
   EXPECT_EQ(rounds(*got), (std::vector<std::uint64_t>{1, 2}));
   EXPECT_EQ(got->front().detail, "new");
 
+  // Rewritten in place (same inode, longer): indexed again, not read at stale offsets.
+  {
+    std::ofstream rewrite(path, std::ios::in | std::ios::out | std::ios::binary);
+    rewrite.seekp(0);
+    rewrite << line(1, "rewritten in place, and much longer than the line it replaced") << "\n"
+            << line(2, "rewritten in place, and much longer than the line it replaced") << "\n"
+            << line(3, "rewritten") << "\n";
+  }
+  got = store_->ReadResults(1, 9, 10);
+  ASSERT_TRUE(got);
+  EXPECT_EQ(rounds(*got), (std::vector<std::uint64_t>{1, 2, 3}));
+  EXPECT_EQ(got->front().detail, "rewritten in place, and much longer than the line it replaced");
+
+  // A torn repeat of a round does not hide the good line before it; a line above the length
+  // limit is no result.
+  const std::string torn = line(2, "torn");
+  ASSERT_NE(torn.find("\"round\":2"), std::string::npos);
+  ASSERT_TRUE(AppendLineDurable(path, torn.substr(0, torn.find("\"round\":2") + 12)));
+  ASSERT_TRUE(AppendLineDurable(path, "{\"round\":4," + std::string(5u << 20, ' ') + "}"));
+  got = store_->ReadResults(1, 9, 10);
+  ASSERT_TRUE(got);
+  EXPECT_EQ(rounds(*got), (std::vector<std::uint64_t>{1, 2, 3}));
+  EXPECT_EQ((*got)[1].detail, "rewritten in place, and much longer than the line it replaced");
+
   // No log at all: nothing, and no error.
   std::filesystem::remove(path);
   got = store_->ReadResults(1, 9, 10);

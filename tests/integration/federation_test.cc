@@ -454,9 +454,11 @@ Status SeedChainAtRoundOne(testing::TestFederation& fed, const std::string& fede
 // Starts participant i and waits until the aggregator admitted it; sets `error` when it was not
 // admitted, or at another head than `head`.
 std::future<Status> RunUntilAdmitted(testing::TestFederation& fed, int i, participant::Workload& workload,
-                                     std::uint64_t head, std::string& error) {
+                                     std::uint64_t head, std::string& error,
+                                     std::function<void(std::uint64_t, std::uint64_t)> on_caught_up = {}) {
   auto joined = std::make_shared<std::promise<std::uint64_t>>();
   auto options = fed.ClientOptions(i);
+  options.on_caught_up = std::move(on_caught_up);
   options.on_joined = [joined](std::uint64_t h) { joined->set_value(h); };
   auto head_seen = joined->get_future();
   auto run = fed.RunParticipant(i, workload, options);
@@ -558,16 +560,18 @@ TEST(ChainHead, AReturningParticipantChecksTheResultsItMissed) {
   EXPECT_EQ(p0->last_round, 1u);
 }
 
-// A member away for longer than one page: with pages of two results, p2 comes back having
-// verified round 1 when the head is round 7, walks three pages (2-3, 4-5, 6-7) and goes on.
+// A member away for longer than one page: with pages of one result, p2 comes back having
+// verified round 1 when the head is round 21, and walks twenty pages (the Welcome's, then 19
+// CatchUpRequests). That is more than the aggregator's burst of 16, so some requests are refused
+// as busy and asked again after a pause.
 TEST(ChainHead, AMemberAwayForSeveralPagesWalksThemAndRejoins) {
   testing::FederationSpec spec;
   spec.participants = 3;
-  spec.body = "[federation]\nrounds = 8\nmin_participants = 2\nround_timeout_s = 60\ncohort_wait_s = 0\n"
+  spec.body = "[federation]\nrounds = 22\nmin_participants = 2\nround_timeout_s = 60\ncohort_wait_s = 0\n"
               "eval_timeout_s = 0\n[model]\nkind = \"logreg\"\ninputs = 4\nclasses = 2\n";
   auto fed = testing::TestFederation::Create("catchpages", spec);
   ASSERT_TRUE(fed);
-  ASSERT_TRUE(fed->StartAggregator([](aggregator::RoundEngine& e) { e.SetCatchUpPageForTesting(2); }));
+  ASSERT_TRUE(fed->StartAggregator([](aggregator::RoundEngine& e) { e.SetCatchUpPageForTesting(1); }));
   std::vector<std::unique_ptr<participant::SyntheticWorkload>> workloads;
   auto workload = [&] {
     participant::SyntheticOptions so;
@@ -580,15 +584,19 @@ TEST(ChainHead, AMemberAwayForSeveralPagesWalksThemAndRejoins) {
   std::map<std::uint64_t, Bytes> hashes;
   std::string setup_error;
   std::future<Status> returning_run;
+  std::atomic<std::uint64_t> walked_pages{0}, busy_refusals{0};
   auto opts = fed->ClientOptions(0);
   opts.on_result = [&](const protocol::RoundResult& r) {
     auto h = protocol::ResultHash(r);
     std::lock_guard lock(mu);
     hashes[r.round] = Bytes(h.begin(), h.end());
-    if (r.round != 7) return;
+    if (r.round != 21) return;
     if (auto st = SeedChainAtRoundOne(*fed, "catchpages", 2, hashes[1]); !st) setup_error = st.error().ToString();
-    // Round 8 cannot finish while this callback holds p0: p2 is admitted at head 7.
-    returning_run = RunUntilAdmitted(*fed, 2, *w2, 7, setup_error);
+    // Round 22 cannot finish while this callback holds p0: p2 is admitted at head 21.
+    returning_run = RunUntilAdmitted(*fed, 2, *w2, 21, setup_error, [&](std::uint64_t pages, std::uint64_t busy) {
+      walked_pages = pages;
+      busy_refusals = busy;
+    });
   };
   std::vector<std::future<Status>> runs;
   runs.push_back(fed->RunParticipant(0, *workload(), opts));
@@ -602,12 +610,13 @@ TEST(ChainHead, AMemberAwayForSeveralPagesWalksThemAndRejoins) {
   auto returned = returning_run.get();
   EXPECT_TRUE(returned) << returned.error().ToString();
   ASSERT_TRUE(fed->JoinAggregator());
-  // One page of two could not have reached round 7 from round 1: p2 walked three, then verified
-  // round 8 as usual.
+  // Twenty pages of one result each, some of them after a busy refusal; then round 22 as usual.
+  EXPECT_EQ(walked_pages.load(), 20u);
+  EXPECT_GE(busy_refusals.load(), 1u);
   auto p2 = participant::LoadChainState(fed->dir() / "state-p2");
   ASSERT_TRUE(p2);
-  EXPECT_EQ(p2->last_round, 8u);
-  EXPECT_EQ(p2->last_hash, hashes[8]);
+  EXPECT_EQ(p2->last_round, 22u);
+  EXPECT_EQ(p2->last_hash, hashes[22]);
 }
 
 TEST(ChainHead, ParticipantRefusesAHeadBehindOrForkedFromWhatItVerified) {
@@ -782,8 +791,13 @@ TEST(ChainHead, ACatchUpWalksPagesAndProvesThemOnlyAtTheHead) {
   ASSERT_TRUE(back.Add({ours[1], ours[2], ours[3]}, 7, hash(ours[6])));
   auto behind = back.Add({ours[4]}, 3, hash(ours[2]));
   ASSERT_FALSE(behind);
-  EXPECT_NE(behind.error().message().find("behind round 4 it already sent"), std::string::npos)
+  EXPECT_NE(behind.error().message().find("behind round 7 it already announced or sent"), std::string::npos)
       << behind.error().message();
+  participant::CatchUpWalk lower(at_one, fed, config);  // a head lower than an earlier one, still ahead
+  ASSERT_TRUE(lower.Add({ours[1], ours[2]}, 9, hash(ours[8])));
+  auto lowered = lower.Add({ours[3]}, 7, hash(ours[6]));
+  ASSERT_FALSE(lowered);
+  EXPECT_NE(lowered.error().message().find("behind round 9"), std::string::npos) << lowered.error().message();
   participant::CatchUpWalk past(at_one, fed, config);
   auto beyond = past.Add({ours[1], ours[2], ours[3]}, 3, hash(ours[2]));
   ASSERT_FALSE(beyond);
