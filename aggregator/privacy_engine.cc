@@ -34,6 +34,12 @@ Result<std::unique_ptr<PrivacyEngine>> PrivacyEngine::Create(const protocol::Fed
                                                  std::to_string(p->config_.participants_per_round) +
                                                  " exceeds the roster of " + std::to_string(p->roster_size_));
   }
+  if (p->config_.hide_cohort && (!p->enabled_ || p->config_.sampling != "poisson" || federation.masking.enabled)) {
+    // The config loader refuses these already; a config built another way must not get a hidden
+    // cohort whose accounting does not hold (masking folds every update into the sum).
+    return Fail(ErrorCode::kInvalidArgument,
+                "privacy.hide_cohort needs privacy.enabled, sampling = \"poisson\" and no [masking]");
+  }
   if (p->enabled_ && p->config_.noise_multiplier <= 0) {
     return Fail(ErrorCode::kInvalidArgument, "privacy.noise_multiplier must be > 0 when privacy is enabled");
   }

@@ -201,8 +201,10 @@ class RoundEngineTest : public ::testing::Test {
     return sealed;
   }
 
-  void SendCommit(TestUpload& u, std::uint64_t examples, std::vector<protocol::Metric> metrics = {}) {
+  void SendCommit(TestUpload& u, std::uint64_t examples, std::vector<protocol::Metric> metrics = {},
+                  bool within_clip = false) {
     protocol::Commit c;
+    c.within_clip = within_clip;
     c.round = u.offer.round;
     c.enc = u.enc;
     c.chunks = u.layout.chunks;
@@ -214,13 +216,13 @@ class RoundEngineTest : public ::testing::Test {
 
   // Uploads `values` for the open round as participant p and commits it.
   void Contribute(const std::string& p, std::vector<float> values, std::uint64_t examples,
-                  std::vector<protocol::Metric> metrics = {}) {
+                  std::vector<protocol::Metric> metrics = {}, bool within_clip = false) {
     const std::size_t ready_before = outbox_.To<protocol::UploadReady>(p).size();
     auto u = BeginUpload(p, std::move(values));
     ASSERT_TRUE(u);
     ASSERT_EQ(outbox_.To<protocol::UploadReady>(p).size(), ready_before + 1);
     for (std::uint32_t i = 0; i < u->layout.chunks; ++i) SendChunk(*u, i);
-    SendCommit(*u, examples, std::move(metrics));
+    SendCommit(*u, examples, std::move(metrics), within_clip);
   }
 
   std::vector<protocol::RoundResult> Results(const std::string& p) const {
@@ -789,6 +791,18 @@ TEST(HiddenCohort, EveryConnectedMemberIsInvitedAndTheSampleStaysInside) {
   // Rate q among the connected: 2800 draws, standard deviation ~0.009.
   EXPECT_NEAR(sampled / (kRounds * connected.size()), 0.3, 0.05);
 
+  // A config that did not come through the loader still cannot pair it with masking or fixed
+  // sampling.
+  fed.masking.enabled = true;
+  auto masked = PrivacyEngine::Create(fed, {});
+  ASSERT_FALSE(masked);
+  EXPECT_NE(masked.error().message().find("hide_cohort needs"), std::string::npos) << masked.error().message();
+  fed.masking.enabled = false;
+  fed.privacy.sampling = "fixed";
+  fed.privacy.participants_per_round = 3;
+  EXPECT_FALSE(PrivacyEngine::Create(fed, {}));
+  fed.privacy.sampling = "poisson";
+
   // Without hide_cohort the cohort is the sample itself and every commit counts.
   fed.privacy.hide_cohort = false;
   auto plain = PrivacyEngine::Create(fed, {});
@@ -851,6 +865,61 @@ TEST_F(RoundEngineTest, AHiddenCohortCountsOnlyTheSampledUpdatesAndNamesEveryUpl
   // 24 draws at q = 0.5: some in, some out (each bound fails with probability 2^-24).
   EXPECT_GT(counted, 0);
   EXPECT_LT(counted, 24);
+  // Every commit was folded, sampled or not: the same work either way.
+  EXPECT_EQ(engine_->counters().updates_folded, 24u);
+}
+
+// Adaptive clipping with a hidden cohort counts the clip bits of the sampled updates only (the
+// ledger charges the sampled step, so counting everyone's bits would leak unamplified). Members
+// p0, p2, p4 report "within the clip", p1, p3, p5 do not. Counting all six gives 3 of 6, half, so
+// the clip would never move (target quantile 0.5). Counting the sample gives e of k (e sampled
+// evens among k sampled), and the clip moves by exp(−(e − k/2)/(q·n)) with q·n = 3.
+TEST_F(RoundEngineTest, AHiddenCohortsAdaptiveClipCountsOnlyTheSample) {
+  fed_.roster.clear();
+  for (int i = 0; i < 6; ++i) {
+    fed_.roster.push_back({"p" + std::to_string(i), protocol::Key32{static_cast<std::uint8_t>(i + 1)}});
+  }
+  fed_.privacy.enabled = true;
+  fed_.privacy.noise_multiplier = 0.01;
+  fed_.privacy.clip_norm = 1.0;
+  fed_.privacy.epsilon_budget = 1e6;
+  fed_.privacy.sampling_rate = 0.5;
+  fed_.privacy.hide_cohort = true;
+  fed_.privacy.adaptive_clipping = true;
+  fed_.privacy.clip_count_stddev = 0.01;  // count noise 0.01 / 3: far below the steps tested
+  fed_.privacy.clip_learning_rate = 1.0;
+  fed_.privacy.target_quantile = 0.5;
+  fed_.rounds = 8;
+  fed_.min_participants = 6;
+  Start();
+  for (int i = 0; i < 6; ++i) Join("p" + std::to_string(i));
+  std::vector<float> before = {0.1f, 0.2f, 0.3f, 0.4f, 0.5f, 0.6f};
+  double clip = 1.0;
+  int moved = 0;
+  for (std::uint64_t round = 0; round < 7; ++round) {
+    for (int i = 0; i < 6; ++i) {
+      std::vector<float> update(kParams, 0.0f);
+      update[static_cast<std::size_t>(i)] = 1.0f;
+      Contribute("p" + std::to_string(i), update, 10, {}, /*within_clip=*/i % 2 == 0);
+    }
+    auto after = model::ReadFlatParameters(dir_ / "global.f32", kParams);
+    ASSERT_TRUE(after) << after.error().ToString();
+    // A sampled update (clipped to the round's clip) moves its coordinate by about clip / 3.
+    int evens = 0, sampled = 0;
+    for (std::size_t j = 0; j < kParams; ++j) {
+      const bool in = static_cast<double>((*after)[j]) - before[j] > clip / 6;
+      sampled += in ? 1 : 0;
+      evens += in && j % 2 == 0 ? 1 : 0;
+    }
+    before = *after;
+    const double expected = clip * std::exp(-(evens - sampled / 2.0) / 3.0);
+    const double next = outbox_.To<protocol::RoundOffer>("p0").back().task.clip_norm;
+    EXPECT_NEAR(next, expected, 0.01 * expected) << "round " << round << ": " << evens << " of " << sampled;
+    moved += std::abs(next - clip) > 0.05 * clip ? 1 : 0;
+    clip = next;
+  }
+  // Counting everyone would never move it; the sample does in most rounds (2e ≠ k: 69 % a round).
+  EXPECT_GT(moved, 0);
 }
 
 }  // namespace
