@@ -655,21 +655,33 @@ std::vector<protocol::RoundResult> Chain(int n, const std::string& seed) {
   return out;
 }
 
-TEST(ChainHead, ReturningParticipantAcceptsOnlyAHistoryThatContinuesItsOwn) {
+// What the catch-up tests walk against: federation "f" with roster p0, p1 and a quorum of two.
+protocol::FederationConfig WalkFederation() {
   protocol::FederationConfig fed;
   fed.id = "f";
   fed.min_participants = 2;
   fed.roster = {{"p0", {}}, {"p1", {}}};
+  return fed;
+}
+Bytes HashOf(const protocol::RoundResult& r) {
+  auto h = protocol::ResultHash(r);
+  return Bytes(h.begin(), h.end());
+}
+// A participant's chain at `round`, whose result hashed to `hash`.
+participant::ChainState VerifiedAt(std::uint64_t round, const Bytes& hash) {
+  participant::ChainState c;
+  c.federation_id = "f";
+  c.last_round = round;
+  c.last_hash = hash;
+  return c;
+}
+
+TEST(ChainHead, ReturningParticipantAcceptsOnlyAHistoryThatContinuesItsOwn) {
+  const protocol::FederationConfig fed = WalkFederation();
   const std::array<std::uint8_t, 32> config{};
   auto ours = Chain(5, "ours");
-  auto hash = [](const protocol::RoundResult& r) {
-    auto h = protocol::ResultHash(r);
-    return Bytes(h.begin(), h.end());
-  };
-  participant::ChainState at_two;
-  at_two.federation_id = "f";
-  at_two.last_round = 2;
-  at_two.last_hash = hash(ours[1]);
+  const auto& hash = HashOf;
+  const participant::ChainState at_two = VerifiedAt(2, hash(ours[1]));
   const Bytes head = hash(ours[4]);
   // One page up to the head (round 5).
   {
@@ -732,20 +744,11 @@ TEST(ChainHead, ReturningParticipantAcceptsOnlyAHistoryThatContinuesItsOwn) {
 // A member away for longer than one page walks the results it missed page by page; nothing is
 // proven (and its chain does not move) until a page ends at the announced head.
 TEST(ChainHead, ACatchUpWalksPagesAndProvesThemOnlyAtTheHead) {
-  protocol::FederationConfig fed;
-  fed.id = "f";
-  fed.min_participants = 2;
-  fed.roster = {{"p0", {}}, {"p1", {}}};
+  const protocol::FederationConfig fed = WalkFederation();
   const std::array<std::uint8_t, 32> config{};
   auto ours = Chain(9, "ours");
-  auto hash = [](const protocol::RoundResult& r) {
-    auto h = protocol::ResultHash(r);
-    return Bytes(h.begin(), h.end());
-  };
-  participant::ChainState at_one;
-  at_one.federation_id = "f";
-  at_one.last_round = 1;
-  at_one.last_hash = hash(ours[0]);
+  const auto& hash = HashOf;
+  const participant::ChainState at_one = VerifiedAt(1, hash(ours[0]));
   // Pages of three; the head moves from 7 to 9 while the member walks.
   participant::CatchUpWalk walk(at_one, fed, config);
   auto done = walk.Add({ours[1], ours[2], ours[3]}, 7, hash(ours[6]));
