@@ -1225,7 +1225,16 @@ Status RoundEngine::FinalizeCompleted(protocol::RoundResult& result) {
     } else {
       strategy::DivideInPlace(rs.sum, rs.total_weight);
     }
-    CAIRN_RETURN_IF_ERROR(strategy_->ApplyMean(model, rs.sum));
+    if (auto applied = strategy_->ApplyMean(model, rs.sum); !applied) {
+      // The signed abort says something about the noised sum (that it would overflow, and
+      // where): a release, so the round is charged like a completed one, and the checkpoint
+      // that records the abort carries the charge.
+      if (privacy_->enabled()) {
+        CAIRN_RETURN_IF_ERROR(privacy_->ChargeRound(rs.clip_bits_below, rs.counted));
+        state_.privacy_state = privacy_->SaveState();
+      }
+      return applied;
+    }
     crypto::Wipe(MutableByteSpan(reinterpret_cast<std::uint8_t*>(rs.sum.data()), rs.sum.size() * sizeof(double)));
     rs.sum.clear();
     rs.sum.shrink_to_fit();

@@ -402,6 +402,43 @@ TEST_F(RoundEngineTest, OptimizerOverflowAbortsTheRoundAndNothingBadIsCheckpoint
   EXPECT_EQ(engine_->model_version(), 2u);
 }
 
+// With DP, an abort on overflow happens after the noise: the signed abort (and where it would
+// overflow) is a function of the noised sum, so the round is charged, and the checkpoint that
+// records the abort carries the charge (a restart must not sign a lower ε than the abort did).
+TEST_F(RoundEngineTest, ADpRoundAbortedAfterTheNoiseIsCharged) {
+  fed_.strategy.params["eta"] = 1e37;  // η·Δ on a model value near FLT_MAX overflows
+  fed_.privacy.enabled = true;
+  fed_.privacy.noise_multiplier = 0.01;
+  fed_.privacy.clip_norm = 1.0;
+  fed_.privacy.epsilon_budget = 1e6;
+  fed_.privacy.sampling_rate = 1.0;
+  store_ = OpenStore();
+  EngineState state;
+  state.model = {3.4e38f, 0.2f, 0.3f, 0.4f, 0.5f, 0.6f};
+  auto e = MakeEngine(std::move(state));
+  ASSERT_TRUE(e) << e.error().ToString();
+  engine_ = std::move(*e);
+  Join("p0");
+  std::vector<float> update(kParams, 0.0f);
+  update[0] = 1.0f;
+  Contribute("p0", update, 10);
+  auto results = Results("p0");
+  ASSERT_EQ(results.size(), 1u);
+  EXPECT_EQ(results[0].status, protocol::RoundStatus::kAborted);
+  EXPECT_NE(results[0].detail.find("overflow"), std::string::npos) << results[0].detail;
+  EXPECT_GT(results[0].epsilon_spent, 0.0);
+  EXPECT_EQ(engine_->model_version(), 0u);
+  // The checkpoint holds the same spending as the signed abort.
+  auto store = OpenStore();
+  auto restored = store->LoadCheckpoint();
+  ASSERT_TRUE(restored) << restored.error().ToString();
+  ASSERT_TRUE(restored->has_value());
+  auto privacy = PrivacyEngine::Create(fed_, (*restored)->privacy_state);
+  ASSERT_TRUE(privacy) << privacy.error().ToString();
+  EXPECT_DOUBLE_EQ((*privacy)->epsilon_spent(), results[0].epsilon_spent);
+  ExpectRestartWorks();
+}
+
 TEST(StrategyOverflow, ApplyLeavesModelAndStateUnchangedWhenItWouldOverflow) {
   const std::size_t p = 4;
   for (const char* name : {"fedadam", "fedyogi", "fedadagrad", "fedavgm", "fedavg"}) {
