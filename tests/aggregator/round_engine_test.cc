@@ -923,7 +923,7 @@ TEST_F(RoundEngineTest, AHiddenCohortsAdaptiveClipCountsOnlyTheSample) {
   fed_.privacy.sampling_rate = 0.5;
   fed_.privacy.hide_cohort = true;
   fed_.privacy.adaptive_clipping = true;
-  fed_.privacy.clip_count_stddev = 0.01;  // count noise 0.01 / 3: far below the steps tested
+  fed_.privacy.clip_count_stddev = 0.01;  // count noise 0.01 / 3 on the fraction: far below the steps tested
   fed_.privacy.clip_learning_rate = 1.0;
   fed_.privacy.target_quantile = 0.5;
   fed_.rounds = 8;
@@ -951,7 +951,9 @@ TEST_F(RoundEngineTest, AHiddenCohortsAdaptiveClipCountsOnlyTheSample) {
     before = *after;
     const double expected = clip * std::exp(-(evens - sampled / 2.0) / 3.0);
     const double next = outbox_.To<protocol::RoundOffer>("p0").back().task.clip_norm;
-    EXPECT_NEAR(next, expected, 0.01 * expected) << "round " << round << ": " << evens << " of " << sampled;
+    // The count noise (0.01 / 3 on the fraction) moves the clip by 0.33 % (one standard
+    // deviation); counting everyone instead would be off by 15 % or more whenever 2e ≠ k.
+    EXPECT_NEAR(next, expected, 0.03 * expected) << "round " << round << ": " << evens << " of " << sampled;
     moved += std::abs(next - clip) > 0.05 * clip ? 1 : 0;
     clip = next;
   }

@@ -561,13 +561,13 @@ TEST(ChainHead, AReturningParticipantChecksTheResultsItMissed) {
 }
 
 // A member away for longer than one page: with pages of one result, p2 comes back having
-// verified round 1 when the head is round 21, and walks twenty pages (the Welcome's, then 19
-// CatchUpRequests). That is more than the aggregator's burst of 16, so some requests are refused
-// as busy and asked again after a pause.
+// verified round 1 when the head is round 41, and walks forty pages (the Welcome's, then 39
+// CatchUpRequests). That is more than the aggregator's burst of 16 plus what 250 ms refills give
+// a walk of a few seconds, so some requests are refused as busy and asked again after a pause.
 TEST(ChainHead, AMemberAwayForSeveralPagesWalksThemAndRejoins) {
   testing::FederationSpec spec;
   spec.participants = 3;
-  spec.body = "[federation]\nrounds = 22\nmin_participants = 2\nround_timeout_s = 60\ncohort_wait_s = 0\n"
+  spec.body = "[federation]\nrounds = 42\nmin_participants = 2\nround_timeout_s = 60\ncohort_wait_s = 0\n"
               "eval_timeout_s = 0\n[model]\nkind = \"logreg\"\ninputs = 4\nclasses = 2\n";
   auto fed = testing::TestFederation::Create("catchpages", spec);
   ASSERT_TRUE(fed);
@@ -590,10 +590,10 @@ TEST(ChainHead, AMemberAwayForSeveralPagesWalksThemAndRejoins) {
     auto h = protocol::ResultHash(r);
     std::lock_guard lock(mu);
     hashes[r.round] = Bytes(h.begin(), h.end());
-    if (r.round != 21) return;
+    if (r.round != 41) return;
     if (auto st = SeedChainAtRoundOne(*fed, "catchpages", 2, hashes[1]); !st) setup_error = st.error().ToString();
-    // Round 22 cannot finish while this callback holds p0: p2 is admitted at head 21.
-    returning_run = RunUntilAdmitted(*fed, 2, *w2, 21, setup_error, [&](std::uint64_t pages, std::uint64_t busy) {
+    // Round 42 cannot finish while this callback holds p0: p2 is admitted at head 41.
+    returning_run = RunUntilAdmitted(*fed, 2, *w2, 41, setup_error, [&](std::uint64_t pages, std::uint64_t busy) {
       walked_pages = pages;
       busy_refusals = busy;
     });
@@ -610,13 +610,13 @@ TEST(ChainHead, AMemberAwayForSeveralPagesWalksThemAndRejoins) {
   auto returned = returning_run.get();
   EXPECT_TRUE(returned) << returned.error().ToString();
   ASSERT_TRUE(fed->JoinAggregator());
-  // Twenty pages of one result each, some of them after a busy refusal; then round 22 as usual.
-  EXPECT_EQ(walked_pages.load(), 20u);
+  // Forty pages of one result each, some of them after a busy refusal; then round 42 as usual.
+  EXPECT_EQ(walked_pages.load(), 40u);
   EXPECT_GE(busy_refusals.load(), 1u);
   auto p2 = participant::LoadChainState(fed->dir() / "state-p2");
   ASSERT_TRUE(p2);
-  EXPECT_EQ(p2->last_round, 22u);
-  EXPECT_EQ(p2->last_hash, hashes[22]);
+  EXPECT_EQ(p2->last_round, 42u);
+  EXPECT_EQ(p2->last_hash, hashes[42]);
 }
 
 TEST(ChainHead, ParticipantRefusesAHeadBehindOrForkedFromWhatItVerified) {
