@@ -441,6 +441,17 @@ TEST(Federation, ParticipantDetectsARollbackOfTheChain) {
 namespace cairn {
 namespace {
 
+// Synthetic logreg workloads that outlive the participants running them.
+struct LogregWorkloads {
+  participant::SyntheticWorkload* Add() {
+    participant::SyntheticOptions so;
+    so.num_params = kLogregParams;
+    owned.push_back(std::make_unique<participant::SyntheticWorkload>(so));
+    return owned.back().get();
+  }
+  std::vector<std::unique_ptr<participant::SyntheticWorkload>> owned;
+};
+
 // A participant state folder whose chain.json says it verified round 1 with hash `hash` (as a
 // member that was away since then).
 Status SeedChainAtRoundOne(testing::TestFederation& fed, const std::string& federation, int i, const Bytes& hash) {
@@ -488,13 +499,8 @@ TEST(ChainHead, AReturningParticipantChecksTheResultsItMissed) {
   std::map<std::uint64_t, Bytes> hashes;
   std::optional<protocol::Welcome> forged_welcome;
   std::string setup_error;
-  std::vector<std::unique_ptr<participant::SyntheticWorkload>> workloads;
-  auto workload = [&] {
-    participant::SyntheticOptions so;
-    so.num_params = kLogregParams;
-    workloads.push_back(std::make_unique<participant::SyntheticWorkload>(so));
-    return workloads.back().get();
-  };
+  LogregWorkloads workloads;
+  auto workload = [&] { return workloads.Add(); };
   participant::SyntheticWorkload* w0 = workload();
   participant::SyntheticWorkload* w3 = workload();
   std::future<Status> forked_run, honest_run;
@@ -572,13 +578,8 @@ TEST(ChainHead, AMemberAwayForSeveralPagesWalksThemAndRejoins) {
   auto fed = testing::TestFederation::Create("catchpages", spec);
   ASSERT_TRUE(fed);
   ASSERT_TRUE(fed->StartAggregator([](aggregator::RoundEngine& e) { e.SetCatchUpPageForTesting(1); }));
-  std::vector<std::unique_ptr<participant::SyntheticWorkload>> workloads;
-  auto workload = [&] {
-    participant::SyntheticOptions so;
-    so.num_params = kLogregParams;
-    workloads.push_back(std::make_unique<participant::SyntheticWorkload>(so));
-    return workloads.back().get();
-  };
+  LogregWorkloads workloads;
+  auto workload = [&] { return workloads.Add(); };
   participant::SyntheticWorkload* w2 = workload();
   std::mutex mu;
   std::map<std::uint64_t, Bytes> hashes;
